@@ -1,0 +1,52 @@
+# skillcast — the two commands a new user types are `make demo` and `make test`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+PORT       ?= 8080
+CTEST      = ctest --test-dir $(BUILD) --output-on-failure --timeout 300
+
+.PHONY: all build deps demo test test-unit test-asan bench soak fuzz clean format
+
+all: build
+
+deps:
+	bash scripts/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: deps build
+	./$(BUILD)/app/skillcast demo --port $(PORT)
+
+# Everything but the long runs: unit, integration, fault and browser tests,
+# then the unit tests again under ASan+UBSan (LeakSanitizer on).
+test: deps build
+	$(CTEST) -LE 'soak|bench' -j 2
+	$(MAKE) test-asan
+
+test-unit: build
+	$(CTEST) -L unit
+
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSC_SANITIZE=ON
+
+test-asan: $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 300 -L unit
+
+bench: deps build
+	bash bench/run-all
+
+soak: deps build
+	$(CTEST) -L soak
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
