@@ -45,6 +45,12 @@ typedef struct {
 ScRelay *sc_relay_new (const ScConfig *config, ScMixer *mixer, const ScRelayCallbacks *callbacks);
 void sc_relay_free (ScRelay *relay);
 
+/* Feeding without a mixer (tests, benchmarks): create with MIXER NULL, set
+ * the encoded caps once, then push packets as an ScProgramSink would
+ * receive them (any thread; BUFFER is borrowed). */
+void sc_relay_set_caps (ScRelay *relay, GstCaps *video_caps, GstCaps *audio_caps);
+void sc_relay_push (ScRelay *relay, GstBuffer *buffer, gboolean video);
+
 /* Starts every configured output and the live TS feed (if live_ts is set). */
 void sc_relay_start (ScRelay *relay);
 

@@ -60,20 +60,26 @@ typedef struct {
   double score;     /* total - penalties; meaningful only if has_total */
   ScStationState state;
   int rank;  /* 1-based, shared on ties; 0 = null (no score / disqualified) */
-  gint64 changed_at_us; /* monotonic time of the last change to this row, for highlights */
+  gint64 changed_at_us; /* wall-clock time (us) of the last change to this row, for highlights */
 } ScStationRow;
 
 typedef struct ScContest ScContest;
 
-/* A new, empty contest. STATIONS (may be NULL/0) seeds the roster with ids,
- * names, orgs and trades from the config; `competitor` events add to it. */
+/* A new, empty contest. STATIONS seeds the roster with ids, names, orgs and
+ * trades from the config; `competitor` events add to it, and an event for a
+ * station in neither is rejected ("unknown station"). With N_STATIONS == 0
+ * (a relay node whose config has no stations) the roster is open: any
+ * well-formed station id is accepted. */
 ScContest *sc_contest_new (const char *contest_id, const char *title,
                            const ScStationConfig *stations, guint n_stations);
 void sc_contest_free (ScContest *contest);
 
 /* Applies one stream entry. FIELDS is the entry's field/value list as Redis
  * returns it: names at even indexes, values at odd ones, N_FIELDS strings.
- * NOW_US is the monotonic time to stamp clock and highlight changes with.
+ * NOW_US is wall-clock time (g_get_real_time()), used only to stamp row
+ * changes for highlights: the clock and announcement ttl are computed from
+ * the entry id's millisecond time, so every node (and a restarted one)
+ * folds the same stream to the same state.
  *
  * On success returns TRUE and, if the out pointers are non-NULL, sets
  * *DELTA_JSON to the `/scores` delta message and *EVENT_JSON to the
@@ -107,10 +113,12 @@ const ScStationRow *sc_contest_find (const ScContest *contest, const char *stati
 
 const char *sc_contest_title (const ScContest *contest);
 
-/* Contest clock at NOW_US (monotonic), counting down between clock events. */
+/* Contest clock at NOW_US (wall clock, g_get_real_time()), counting down
+ * from the last clock event's remaining_ms since that entry's id time. */
 ScClockState sc_contest_clock (const ScContest *contest, gint64 now_us, gint64 *remaining_ms);
 
-/* Current announcement text, or NULL if none or its ttl has passed at NOW_US. */
+/* Current announcement text, or NULL if none or its ttl (counted from the
+ * entry id's time) has passed at NOW_US (wall clock). */
 const char *sc_contest_announcement (const ScContest *contest, gint64 now_us);
 
 /* Counters since creation. */
