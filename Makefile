@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 PORT       ?= 8080
 CTEST      = ctest --test-dir $(BUILD) --output-on-failure --timeout 300
 
-.PHONY: all build deps demo test test-unit test-asan bench soak fuzz clean format
+.PHONY: all build deps demo test test-unit test-asan bench soak fuzz package clean format
 
 all: build
 
@@ -45,8 +45,17 @@ bench: deps build
 soak: deps build
 	$(CTEST) -L soak
 
+# A .deb for the contest's servers: installed under /usr, pages from
+# /usr/share/skillcast/web, systemd units, man page.
+package: deps
+	cmake -S . -B build-pkg -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+	  -DSC_WEB_DIR_DEFAULT=/usr/share/skillcast/web -DSC_TESTS=OFF
+	cmake --build build-pkg -j $(JOBS)
+	cd build-pkg && cpack -G DEB
+	@ls -1 build-pkg/*.deb
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-pkg

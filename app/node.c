@@ -329,6 +329,12 @@ sc_node_run (ScNode *node)
   GST_INFO ("node up on port %d", sc_node_port (node));
   if (node->ready)
     node->ready (node, node->ready_data);
+  else {
+    printf ("skillcast %s: %s (%s), listening on http://%s:%d/\n",
+            node->kind == SC_NODE_RELAY ? "relay" : "run", node->config->contest.title,
+            node->config->contest.id, node->config->server.host, sc_node_port (node));
+    fflush (stdout);
+  }
 
   g_main_loop_run (node->loop);
 
