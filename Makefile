@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 PORT       ?= 8080
 CTEST      = ctest --test-dir $(BUILD) --output-on-failure --timeout 300
 
-.PHONY: all build deps demo test test-unit test-asan bench soak fuzz package clean format
+.PHONY: all build deps demo test test-unit test-asan bench soak fuzz fuzz-build fuzz-smoke package clean format
 
 all: build
 
@@ -26,6 +26,7 @@ demo: deps build
 test: deps build
 	$(CTEST) -LE 'soak|bench' -j 2
 	$(MAKE) test-asan
+	$(MAKE) fuzz-smoke
 
 test-unit: build
 	$(CTEST) -L unit
@@ -38,6 +39,29 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 300 -L unit
+
+# Fuzzing: each libFuzzer target for FUZZ_SECONDS (make fuzz), or briefly
+# (make fuzz-smoke, part of make test). New inputs found go to build-fuzz/corpus.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS = config events control http
+
+$(FUZZ_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSC_FUZZ=ON -DSC_WERROR=OFF
+
+fuzz-build: $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+
+fuzz: deps fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  echo "=== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=1 $(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 -rss_limit_mb=2048 $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(SMOKE_SECONDS),15)
 
 bench: deps build
 	bash bench/run-all
@@ -58,4 +82,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-pkg
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-pkg
