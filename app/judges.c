@@ -30,12 +30,14 @@ struct ScJudges {
   guint step;
 };
 
-static void
+static gboolean
 append (ScJudges *j, char **fields, guint n)
 {
   g_autoptr (GError) error = NULL;
-  if (!sc_scoreboard_append (sc_node_scoreboard (j->node), fields, n, &error))
-    GST_INFO ("judges: event not written (%s); the panel goes on", error->message);
+  if (sc_scoreboard_append (sc_node_scoreboard (j->node), fields, n, &error))
+    return TRUE;
+  GST_INFO ("judges: event not written (%s); the panel goes on", error->message);
+  return FALSE;
 }
 
 static void
@@ -48,7 +50,9 @@ clock_event (ScJudges *j)
   append (j, f, G_N_ELEMENTS (f));
 }
 
-static void
+/* The opening events; FALSE (nothing written) while the stream cannot be
+ * written yet, so the caller tries again. */
+static gboolean
 opening (ScJudges *j)
 {
   const ScConfig *c = sc_node_config (j->node);
@@ -56,13 +60,15 @@ opening (ScJudges *j)
     const ScStationConfig *s = &c->stations[i];
     char *f[] = { "type", "competitor", "station", s->id, "name", s->name ? s->name : s->id,
                   "org", s->org ? s->org : "", "trade", s->trade ? s->trade : "" };
-    append (j, f, G_N_ELEMENTS (f));
+    if (!append (j, f, G_N_ELEMENTS (f)) && i == 0)
+      return FALSE;
     char *st[] = { "type", "status", "station", s->id, "state", "working" };
     append (j, st, G_N_ELEMENTS (st));
   }
   clock_event (j);
   char *a[] = { "type", "announce", "text", "决赛开始！Final starts", "ttl_ms", "8000" };
   append (j, a, G_N_ELEMENTS (a));
+  return TRUE;
 }
 
 static gboolean
@@ -118,11 +124,10 @@ static gboolean
 first_tick (gpointer user_data)
 {
   ScJudges *j = user_data;
-  if (!sc_scoreboard_redis_up (sc_node_scoreboard (j->node))) {
+  if (!sc_scoreboard_redis_up (sc_node_scoreboard (j->node)) || !opening (j)) {
     j->timer = g_timeout_add (200, first_tick, j); /* not connected yet */
     return G_SOURCE_REMOVE;
   }
-  opening (j);
   j->timer = g_timeout_add (1000, tick, j);
   return G_SOURCE_REMOVE;
 }
