@@ -99,42 +99,49 @@ on_live_ts (GBytes *data, gboolean keyframe, gpointer user_data)
 
 /* ---- server callbacks ---- */
 
+/* Appends S as a JSON string (quoted, escaped). */
+static void
+append_json_string (GString *out, const char *s)
+{
+  g_string_append_c (out, '"');
+  for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      g_string_append_printf (out, "\\%c", *p);
+    else if (*p < 0x20)
+      g_string_append_printf (out, "\\u%04x", *p);
+    else
+      g_string_append_c (out, *p);
+  }
+  g_string_append_c (out, '"');
+}
+
+/* GET /api/stations. Written by hand so rates print as people read them
+ * (29.7, not 29.699999999999999). */
 static char *
 stations_json (gpointer user_data)
 {
   ScNode *node = user_data;
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_array (b);
+  GString *out = g_string_new ("[");
   for (guint i = 0; i < node->config->n_stations; i++) {
     ScIngestStats st;
+    char fps[G_ASCII_DTOSTR_BUF_SIZE];
     sc_ingest_get_stats (node->stations[i], &st);
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "id");
-    json_builder_add_string_value (b, node->config->stations[i].id);
-    json_builder_set_member_name (b, "state");
-    json_builder_add_string_value (b, sc_ingest_state_to_string (st.state));
-    json_builder_set_member_name (b, "fps");
-    json_builder_add_double_value (b, ((int) (st.fps * 10 + 0.5)) / 10.0);
-    json_builder_set_member_name (b, "bitrate_kbps");
-    json_builder_add_int_value (b, st.bitrate_kbps);
-    json_builder_set_member_name (b, "width");
-    json_builder_add_int_value (b, st.width);
-    json_builder_set_member_name (b, "height");
-    json_builder_add_int_value (b, st.height);
-    json_builder_set_member_name (b, "reconnects");
-    json_builder_add_int_value (b, st.reconnects);
-    json_builder_set_member_name (b, "last_error");
+    g_ascii_formatd (fps, sizeof fps, "%.1f", st.fps);
+    g_string_append (out, i ? ",{\"id\":" : "{\"id\":");
+    append_json_string (out, node->config->stations[i].id);
+    g_string_append_printf (out,
+                            ",\"state\":\"%s\",\"fps\":%s,\"bitrate_kbps\":%d,\"width\":%d,"
+                            "\"height\":%d,\"reconnects\":%u,\"last_error\":",
+                            sc_ingest_state_to_string (st.state), fps, st.bitrate_kbps, st.width,
+                            st.height, st.reconnects);
     if (st.last_error[0])
-      json_builder_add_string_value (b, st.last_error);
+      append_json_string (out, st.last_error);
     else
-      json_builder_add_null_value (b);
-    json_builder_end_object (b);
+      g_string_append (out, "null");
+    g_string_append_c (out, '}');
   }
-  json_builder_end_array (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  g_string_append_c (out, ']');
+  return g_string_free (out, FALSE);
 }
 
 static char *
