@@ -1,0 +1,38 @@
+/* Small helpers for the ingest tests: drive the default main context while
+ * waiting, and build a station config from a URL. */
+#pragma once
+
+#include "tests/lib/testlib.h"
+#include "ingest/ingest.h"
+
+typedef struct {
+  ScStationConfig config;
+  ScIngest *ingest;
+  guint changes; /* state_changed calls */
+  ScIngestState last_state;
+} StationUnderTest;
+
+/* Creates (not starts) a station for URL with program FPS; NULL + ERROR on
+ * a bad URL. */
+gboolean sut_new (StationUnderTest *s, const char *id, const char *url, int fps, GError **error);
+void sut_free (StationUnderTest *s);
+
+/* Iterates the default main context for MS milliseconds. */
+void spin_ms (int ms);
+/* Iterates until the station is in STATE or TIMEOUT_MS passes; returns
+ * the milliseconds it took, or -1 on timeout. */
+int wait_state (StationUnderTest *s, ScIngestState state, int timeout_ms);
+/* Iterates until pull_video gives a frame of W x H (or TIMEOUT_MS). */
+gboolean wait_tile (StationUnderTest *s, int w, int h, int timeout_ms);
+
+/* Starts ffmpeg pushing a live test feed (testsrc2 at SIZE, 30 fps, H.264
+ * ultrafast with a keyframe every 0.5 s, plus a 440 Hz AAC tone) to URL in
+ * FORMAT ("mpegts", "flv"). EXTRA: more output options before the URL
+ * (NULL-terminated, may be NULL). Log appended to LOG. Returns the pid. */
+GPid push_feed (const char *size, const char *format, const char *url, const char *const *extra,
+                const char *log);
+/* Kills a pusher (SIGKILL) and reaps it. */
+void stop_feed (GPid pid);
+/* Kills every pusher still running: a cmocka teardown, so a failed
+ * assertion never leaves an ffmpeg behind. */
+int stop_all_feeds (void **state);
