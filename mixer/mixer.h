@@ -112,6 +112,13 @@ guint64 sc_mixer_frames (ScMixer *mixer);
 guint64 sc_mixer_late_frames (ScMixer *mixer);
 double sc_mixer_fps (ScMixer *mixer); /* measured over the last second */
 
+/* Tests and benchmarks: PROBE sees every program frame (I420, the program
+ * size, overlay blended; read only) with its frame number, on the program
+ * thread just before it goes to the encoder. It must be quick. NULL
+ * removes it; after this returns the old probe is not running. Any thread. */
+typedef void (*ScMixerFrameProbe) (GstBuffer *frame, guint64 n, gpointer user_data);
+void sc_mixer_set_frame_probe (ScMixer *mixer, ScMixerFrameProbe probe, gpointer user_data);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScMixer, sc_mixer_free)
 
 G_END_DECLS

@@ -1,5 +1,5 @@
 /* server — everything people and programs reach over HTTP and WebSocket:
- * pages (web/), /api/*, /healthz, /metrics, /hls/{id}/, and the /scores,
+ * pages (web/), /api/..., /healthz, /metrics, /hls/{id}/, and the /scores,
  * /commentary, /control and /live/program WebSocket endpoints
  * (CONTRACTS.md §4–5). libwebsockets on the GLib main loop, HTTP/1.1 only.
  *
@@ -26,7 +26,8 @@ G_BEGIN_DECLS
 GQuark sc_server_error_quark (void);
 
 typedef enum {
-  SC_SERVER_ERROR_LISTEN, /* cannot bind/listen */
+  SC_SERVER_ERROR_LISTEN,  /* cannot bind/listen */
+  SC_SERVER_ERROR_REQUEST, /* a /control request that is not one */
 } ScServerErrorCode;
 
 /* Body/frame limits of CONTRACTS.md §4–5. */
@@ -75,5 +76,28 @@ void sc_server_push_live_ts (ScServer *server, GBytes *data, gboolean keyframe);
 void sc_server_shutdown (ScServer *server);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScServer, sc_server_free)
+
+/* ---- /control requests (pure; used by /control and POST /api/control) ---- */
+
+/* Deepest nesting of arrays/objects accepted in a request. */
+#define SC_SERVER_MAX_JSON_DEPTH 64
+
+typedef struct {
+  char *id;         /* the request's "id" (a string), or NULL */
+  char *cmd;        /* "cmd", non-empty */
+  JsonObject *args; /* "args" (a reference); an empty object when absent */
+} ScServerControlRequest;
+
+/* Parses DATA (LEN bytes, not necessarily NUL-terminated) as a request
+ * {"id":"c1","cmd":NAME,"args":{...}}. On failure returns FALSE with
+ * SC_SERVER_ERROR_REQUEST and a short message for the ack; REQUEST->id is
+ * still set when the id could be read, so the ack can name it. Clear
+ * REQUEST with sc_server_control_request_clear() either way. */
+gboolean sc_server_parse_control (const char *data, gsize len, ScServerControlRequest *request,
+                                  GError **error);
+void sc_server_control_request_clear (ScServerControlRequest *request);
+
+/* {"type":"ack","id":ID|null,"ok":OK[,"error":ERROR]}. Caller frees. */
+char *sc_server_control_ack (const char *id, gboolean ok, const char *error_message);
 
 G_END_DECLS
