@@ -1006,6 +1006,21 @@ sc_contest_messages_since(const ScContest *c, const char *since_id, gboolean wit
     else
       hi = mid;
   }
+  /* SINCE must be an id this node handed out: one in its history, its
+   * snapshot id, or 0-0 while the history is complete. Any other id comes
+   * from another stream (Redis was replaced, a demo restarted) or was made
+   * up, and deltas on top of it would leave the client with stale rows:
+   * the client gets a fresh snapshot instead. */
+  gboolean known = (lo > 0
+                    && sc_entry_id_cmp(&c->hist[(c->hist_start + lo - 1) % SC_CONTEST_HISTORY].id,
+                                       &since) == 0)
+                   || g_strcmp0(since_id, c->last_applied_str) == 0
+                   || (c->hist_dropped && sc_entry_id_cmp(&since, &c->hist_floor) == 0)
+                   || (!c->hist_dropped && since.ms == 0 && since.seq == 0);
+  if (!known) {
+    g_ptr_array_unref(out);
+    return NULL;
+  }
   for (guint i = lo; i < c->hist_len; i++) {
     const HistoryItem *h = &c->hist[(c->hist_start + i) % SC_CONTEST_HISTORY];
     g_ptr_array_add(out, g_strdup(h->delta));
