@@ -1574,6 +1574,12 @@ sc_ingest_get_stats (ScIngest *ingest, ScIngestStats *out)
   out->state = g_atomic_int_get (&ingest->state);
   out->rejected = (guint) g_atomic_int_get (&ingest->rejected);
   g_mutex_lock (&ingest->lock);
+  /* What an operator sees: a station that has failed stays "lost" (its
+   * slate is on air) through every retry until its picture is back;
+   * "connecting" is only the first connection. The state machine itself
+   * (and state_changed) still goes lost -> connecting -> live. */
+  if (out->state == SC_INGEST_CONNECTING && ingest->reconnects > 0)
+    out->state = SC_INGEST_LOST;
   out->fps = out->state == SC_INGEST_LOST ? 0 : ingest->stat_fps;
   out->bitrate_kbps = out->state == SC_INGEST_LOST ? 0 : ingest->stat_kbps;
   out->width = ingest->feed_w;

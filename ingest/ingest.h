@@ -39,7 +39,7 @@ typedef enum {
 #define SC_AUDIO_CHANNELS 2
 
 typedef struct {
-  ScIngestState state;
+  ScIngestState state; /* as operators see it: lost from the first failure until live again */
   double fps;         /* frames/s arriving from the feed, last second */
   int bitrate_kbps;   /* compressed bytes/s arriving, last second (0 for raw sources) */
   int width, height;  /* of the feed as sent (before scaling) */

@@ -559,6 +559,19 @@ program_thread (gpointer data)
 
 /* ------------------------------------------------------- encode pipeline */
 
+/* TS in SEG as running time; NONE stays NONE, and a time before the
+ * segment's start (a DTS ahead of the first PTS) clamps to 0. */
+static GstClockTime
+running_time (const GstSegment *seg, GstClockTime ts)
+{
+  guint64 rt;
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    return GST_CLOCK_TIME_NONE;
+  if (gst_segment_to_running_time_full (seg, GST_FORMAT_TIME, ts, &rt) < 0)
+    return 0;
+  return rt;
+}
+
 static GstFlowReturn
 on_new_sample (GstAppSink *appsink, gpointer data)
 {
@@ -584,12 +597,25 @@ on_new_sample (GstAppSink *appsink, gpointer data)
   }
 
   if (buffer) {
+    /* Subscribers get program running time on both streams. The encoders'
+     * own segments differ (x264enc's output starts 1000 hours in, so no DTS
+     * is ever negative), so raw timestamps would not line up. A shallow
+     * copy: the memory is shared, only the metadata changes. */
+    const GstSegment *seg = gst_sample_get_segment (sample);
+    if (seg && seg->format == GST_FORMAT_TIME) {
+      buffer = gst_buffer_copy (buffer);
+      GST_BUFFER_PTS (buffer) = running_time (seg, GST_BUFFER_PTS (buffer));
+      GST_BUFFER_DTS (buffer) = running_time (seg, GST_BUFFER_DTS (buffer));
+    } else {
+      gst_buffer_ref (buffer);
+    }
     g_rw_lock_reader_lock (&mixer->sinks_lock);
     for (guint i = 0; i < mixer->sinks->len; i++) {
       Sink *s = &g_array_index (mixer->sinks, Sink, i);
       s->sink.packet (buffer, video, s->sink.user_data);
     }
     g_rw_lock_reader_unlock (&mixer->sinks_lock);
+    gst_buffer_unref (buffer);
   }
   gst_sample_unref (sample);
   return GST_FLOW_OK;
