@@ -57,6 +57,9 @@ sc_cmd_score (int argc, char **argv)
   const char *kind = "score";
   GPtrArray *pos = g_ptr_array_new ();
   int code = SC_EXIT_USAGE;
+  /* Declared before the first goto: cleanups run on every path. */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScConfig) config = NULL;
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -176,8 +179,7 @@ sc_cmd_score (int argc, char **argv)
     goto out;
   }
 
-  g_autoptr (GError) error = NULL;
-  g_autoptr (ScConfig) config = load_any (config_path, &error);
+  config = load_any (config_path, &error);
   if (!config) {
     g_printerr ("%s\n", error->message);
     g_ptr_array_unref (f);

@@ -1187,6 +1187,55 @@ on_tick (gpointer user_data)
 
 /* ---- public API ---- */
 
+/* A node restarted on the same directory carries on where the last one
+ * stopped: the previous playlist's segments stay in the window, numbering
+ * continues after them (segment files are never overwritten, and players
+ * never see the media sequence go backwards), and the first new segment is
+ * marked #EXT-X-DISCONTINUITY. */
+static void
+hls_resume (ScRelayOutput *o)
+{
+  char *path = g_build_filename (o->cfg->dir, "index.m3u8", NULL);
+  char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL)) {
+    g_free (path);
+    return;
+  }
+  guint64 seq = 0, disc_seq = 0;
+  double duration = o->cfg->segment_s;
+  gboolean discont = FALSE, any = FALSE;
+  char **lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    const char *l = g_strstrip (lines[i]);
+    if (g_str_has_prefix (l, "#EXT-X-MEDIA-SEQUENCE:"))
+      seq = g_ascii_strtoull (l + 22, NULL, 10);
+    else if (g_str_has_prefix (l, "#EXT-X-DISCONTINUITY-SEQUENCE:"))
+      disc_seq = g_ascii_strtoull (l + 30, NULL, 10);
+    else if (g_str_equal (l, "#EXT-X-DISCONTINUITY"))
+      discont = TRUE;
+    else if (g_str_has_prefix (l, "#EXTINF:"))
+      duration = g_ascii_strtod (l + 8, NULL);
+    else if (*l && *l != '#' && !strchr (l, '/')) {
+      HlsSegment *seg = g_new0 (HlsSegment, 1);
+      seg->name = g_strdup (l);
+      seg->duration = duration > 0 ? duration : o->cfg->segment_s;
+      seg->seq = seq++;
+      seg->discont = discont;
+      discont = FALSE;
+      any = TRUE;
+      g_queue_push_tail (&o->hls_live, seg);
+    }
+  }
+  g_strfreev (lines);
+  g_free (text);
+  g_free (path);
+  o->hls_next_seq = seq;
+  o->hls_disc_seq = disc_seq;
+  o->hls_next_discont = any;
+  if (any)
+    GST_INFO ("output %s: resuming the playlist at segment %" G_GUINT64_FORMAT, o->id, seq);
+}
+
 static ScRelayOutput *
 output_new (ScRelay *relay, const ScOutputConfig *cfg, OutputKind kind, const char *id)
 {
@@ -1220,6 +1269,8 @@ output_new (ScRelay *relay, const ScOutputConfig *cfg, OutputKind kind, const ch
   }
   if (kind == KIND_HLS && cfg->upload && *cfg->upload)
     o->upload = sc_upload_queue_new (relay->uploader, cfg->upload, id);
+  if (kind == KIND_HLS)
+    hls_resume (o);
   return o;
 }
 

@@ -63,11 +63,11 @@ test_check (void **state)
   char *dir = sc_test_tmpdir ();
   g_setenv ("SC_TEST_SECRET_PASS", "hunter2-very-secret", TRUE);
 
-  /* Line 12 holds `    source: "rtp2://..."`: the value starts at column 13. */
+  /* Line 13 holds `    source: "rtp2://..."`: the value starts at column 13. */
   char *bad = write_file (dir, "contest.yaml", good_yaml);
   char *out = NULL, *err = NULL;
   assert_int_equal (run_skillcast ("check", bad, NULL, &out, &err), 2);
-  g_autofree char *want = g_strdup_printf ("%s:12:13: stations[2].source: unknown scheme \"rtp2\"", bad);
+  g_autofree char *want = g_strdup_printf ("%s:13:13: stations[2].source: unknown scheme \"rtp2\"", bad);
   if (!strstr (err, want))
     fail_msg ("expected \"%s\" in: %s", want, err);
   g_free (out), g_free (err);

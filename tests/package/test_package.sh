@@ -30,8 +30,8 @@ done
 root="$work/root"
 dpkg -x "$deb" "$root"
 bin="$root/usr/bin/skillcast"
-for f in usr/bin/skillcast usr/share/man/man1/skillcast.1.gz lib/systemd/system/skillcast@.service \
-         lib/systemd/system/skillcast-relay@.service usr/share/skillcast/web/index.html \
+for f in usr/bin/skillcast usr/share/man/man1/skillcast.1.gz usr/lib/systemd/system/skillcast@.service \
+         usr/lib/systemd/system/skillcast-relay@.service usr/share/skillcast/web/index.html \
          usr/share/skillcast/web/node_modules/hls.js/dist/hls.min.js \
          usr/share/skillcast/web/node_modules/mpegts.js/dist/mpegts.js; do
   if [ -e "$root/$f" ]; then ok "ships /$f"; else bad "missing /$f"; fi
@@ -52,7 +52,7 @@ for y in "$root"/usr/share/doc/skillcast/examples/*.yaml; do
 done
 
 # The unit's ExecStart line, as systemd would run it for skillcast@demo.
-unit="$root/lib/systemd/system/skillcast@.service"
+unit="$root/usr/lib/systemd/system/skillcast@.service"
 exec_start="$(sed -n 's/^ExecStart=//p' "$unit")"
 redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no --dir "$work" \
   >"$work/redis.log" 2>&1 &
@@ -68,7 +68,7 @@ cmdline="${cmdline//\/etc\/skillcast\/%i.yaml/$work/etc/demo.yaml}"
 SKILLCAST_WEB_DIR="$root/usr/share/skillcast/web" $cmdline >"$work/node.out" 2>"$work/node.err" &
 node=$!; pids+=($node)
 port=""
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   port="$(sed -n 's#.*listening on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$work/node.out")"
   [ -n "$port" ] && break; sleep 0.1
 done
