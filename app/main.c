@@ -140,7 +140,7 @@ main (int argc, char **argv)
     return SC_EXIT_OK;
   }
   if (!strcmp (cmd, "--version") || !strcmp (cmd, "-V")) {
-    printf ("skillcast %s (GStreamer %s)\n", SC_VERSION, gst_version_string ());
+    printf ("skillcast %s (%s)\n", SC_VERSION, gst_version_string ());
     return SC_EXIT_OK;
   }
   if (!strcmp (cmd, "run"))
