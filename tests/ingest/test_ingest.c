@@ -66,7 +66,9 @@ test_live_tiles (void **state)
   sc_ingest_get_stats (s.ingest, &st);
   g_print ("  stats: fps %.1f, %dx%d, frames %" G_GUINT64_FORMAT ", reconnects %u\n", st.fps,
            st.width, st.height, st.frames, st.reconnects);
-  assert_true (st.fps > 25 && st.fps < 35);
+  /* About the program rate (30): the window allows for a machine slowed by
+   * sanitizers or load; a broken rate (0, 60, a total count) is far out. */
+  assert_true (st.fps > 20 && st.fps < 35);
   assert_int_equal (st.width, 1280);
   assert_int_equal (st.height, 720);
   assert_int_equal (st.reconnects, 0);
