@@ -1106,9 +1106,24 @@ http_request (ScServer *server, struct lws *wsi, ScSession *s, const char *path)
     return http_api_json (wsi, server->cb.program_json, server->cb.user_data);
   if (g_str_has_prefix (path, "/hls/"))
     return http_hls (server, wsi, path + strlen ("/hls/"));
-  if (endpoint_for_path (path) != EP_HTTP)
+  ScEndpoint ep = endpoint_for_path (path);
+  if (ep != EP_HTTP) {
+    /* The token comes first on token endpoints, upgrade or not: a wrong
+     * token is a 401 (and counts toward 429) whatever else is wrong. */
+    if (ep == EP_COMMENTARY || ep == EP_CONTROL) {
+      guint status = check_token (server, wsi,
+                                  ep == EP_COMMENTARY ? server->commentator_token
+                                                      : server->operator_token);
+      if (status == HTTP_STATUS_UNAUTHORIZED)
+        return respond (wsi, status, "text/plain; charset=utf-8", NULL,
+                        "missing or wrong token\n", 23, FALSE);
+      if (status)
+        return respond (wsi, status, "text/plain; charset=utf-8", NULL,
+                        "too many failed token checks\n", 29, FALSE);
+    }
     return respond (wsi, SC_HTTP_UPGRADE_REQUIRED, "text/plain; charset=utf-8", NULL,
                     "websocket endpoint\n", 19, FALSE);
+  }
   int r = http_static (server, wsi, path);
   if (r != -2)
     return r;

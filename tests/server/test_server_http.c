@@ -384,6 +384,11 @@ test_api_callbacks (void **state)
   assert_int_equal (sc_test_http_get (f->port, "/api/program", &r3), 404);
   /* A WebSocket path without the upgrade. */
   assert_int_equal (sc_test_http_get (f->port, "/scores", &r4), 426);
+  /* On token endpoints the token comes first: a wrong or missing one is a
+   * 401 even without the upgrade; the right one gets the 426. */
+  assert_int_equal (sc_test_http_get (f->port, "/commentary", NULL), 401);
+  assert_int_equal (sc_test_http_get (f->port, "/control?token=guess", NULL), 401);
+  assert_int_equal (sc_test_http_get (f->port, "/control?token=" OP_TOKEN, NULL), 426);
 }
 
 static void
