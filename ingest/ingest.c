@@ -55,13 +55,38 @@ G_DEFINE_QUARK (sc-ingest-error-quark, sc_ingest_error)
 #define SRT_HANDSHAKE_US (1 * G_TIME_SPAN_SECOND)
 
 #define AUDIO_BPF (SC_AUDIO_CHANNELS * (int) sizeof (gint16)) /* bytes per frame */
-#define AUDIO_RING_FRAMES (SC_AUDIO_RATE / 2)                  /* 500 ms */
-#define AUDIO_PRIME_FRAMES (SC_AUDIO_RATE * 60 / 1000)         /* 60 ms */
-/* More than this buffered means the feed runs ahead of the program clock
- * (drift, or a burst after a stall): drop the oldest down to the target
- * so audio does not lag video by up to the ring size. */
-#define AUDIO_HIGH_FRAMES (SC_AUDIO_RATE * 250 / 1000)
-#define AUDIO_TARGET_FRAMES (SC_AUDIO_RATE * 100 / 1000)
+#define AUDIO_RING_FRAMES SC_AUDIO_RATE                        /* 1 s */
+#define MS_FRAMES(ms) ((guint) (SC_AUDIO_RATE * (ms) / 1000))
+/* The jitter cushion audio waits for before it plays (after a connect or
+ * an underrun): the longest gap seen between audio arrivals plus a
+ * margin, within these bounds. Audio does not always arrive smoothly:
+ * FFmpeg's MPEG-TS muxer (OBS, ffmpeg pushers) packs ~350 ms of AAC into
+ * one PES packet, so it arrives in bursts 350 ms apart. */
+#define AUDIO_PRIME_MIN_FRAMES MS_FRAMES (60)
+#define AUDIO_PRIME_MAX_FRAMES MS_FRAMES (600)
+#define AUDIO_PRIME_MARGIN_US (40 * G_TIME_SPAN_MILLISECOND)
+#define AUDIO_GAP_WINDOW_US (3 * G_TIME_SPAN_SECOND)
+/* Latency/drift control: over each window the lowest fill after a pull is
+ * the cushion that was never needed. When it is more than SPARE + SLACK
+ * the oldest audio is dropped down to SPARE (a feed whose clock runs ahead
+ * of the program's, or a cushion a burst left behind). */
+#define AUDIO_TRIM_WINDOW_US (3 * G_TIME_SPAN_SECOND)
+#define AUDIO_SPARE_FRAMES MS_FRAMES (50)
+#define AUDIO_SLACK_FRAMES MS_FRAMES (50)
+/* Audio whose timestamp jumps by more than this is a new stream (a pusher
+ * restarted into a kept UDP socket, a file looping): the ring restarts. */
+#define AUDIO_DISCONT_NS (200 * GST_MSECOND)
+
+/* A/V sync: decoded tiles wait in a queue and pull_video hands out the one
+ * whose timestamp matches the audio the program is pulling (see
+ * audio_clock). At most this many, and none older than VIDEO_QUEUE_NS
+ * behind the newest. */
+#define VIDEO_QUEUE_MAX 40
+#define VIDEO_QUEUE_NS (GST_SECOND)
+/* The program stopped pulling this station's audio this long ago: its
+ * audio no longer paces the video (the newest frame is shown). */
+#define AUDIO_PULL_STALE_US (250 * G_TIME_SPAN_MILLISECOND)
+#define AUDIO_FLOW_STALE_US (1 * G_TIME_SPAN_SECOND)
 
 typedef struct {
   /* test:// */
@@ -89,6 +114,13 @@ typedef struct {
 
 typedef struct ScIngest ScIngest;
 
+/* A scaled tile waiting in the video queue. */
+typedef struct {
+  GstBuffer *buf;
+  GstClockTime ts; /* running time in its pipeline, NONE when unknown */
+  int w, h;
+} ScTile;
+
 /* One build of a station's pipeline. Streaming-thread callbacks get the run,
  * not the station, so that a pipeline being torn down on the reaper thread
  * can never write into the station once it is marked dead. */
@@ -112,6 +144,9 @@ struct ScIngest {
   ScSourceKind kind;
   ScSourceSpec spec;
   int fps;
+  /* An audio-only feed (sc_ingest_new_audio): no video branch, the health
+   * state machine runs on audio buffers. */
+  gboolean audio_only;
   ScIngestCallbacks callbacks;
   GMainContext *context;
 
@@ -136,11 +171,12 @@ struct ScIngest {
 
   GMutex lock;
   /* lock: */
-  GstBuffer *latest;
-  int latest_w, latest_h;
-  guint64 frames;       /* total frames into the holder */
+  /* Video queue, oldest first (circular): see VIDEO_QUEUE_MAX. */
+  ScTile tiles[VIDEO_QUEUE_MAX];
+  guint tiles_head, tiles_n;
+  guint64 frames;       /* total frames into the queue */
   guint64 bytes;        /* compressed bytes from the source */
-  gint64 last_video_us; /* monotonic time of the newest frame */
+  gint64 last_video_us; /* monotonic time of the newest frame (audio buffer when audio-only) */
   int tile_w, tile_h;
   guint reaping; /* pipelines still being torn down on reaper threads */
   GCond reaped;
@@ -153,10 +189,19 @@ struct ScIngest {
    * (libsrt rejects a wrong passphrase after our callback, silently). */
   gint64 srt_pending_us;
   char srt_pending_who[64];
+  /* Audio ring, timestamped: the sample at ring_read has running time
+   * ring_end_ts - ring_fill samples. */
   gint16 *ring;
   guint ring_read;  /* index in frames */
   guint ring_fill;  /* frames */
   gboolean ring_primed;
+  GstClockTime ring_end_ts; /* just after the newest sample; NONE: unknown */
+  gint64 audio_write_us;    /* arrival of the newest audio buffer, 0: none yet */
+  gint64 gap_max_us[2];     /* longest gap between arrivals: this window, last one */
+  gint64 gap_window_us;
+  guint fill_min;           /* lowest fill after a pull in this trim window */
+  gint64 trim_window_us;    /* 0: no clean window running (underrun, priming) */
+  gint64 pulled_us; /* when the program last pulled audio */
 };
 
 static void ingest_build (ScIngest *ingest);
@@ -569,6 +614,209 @@ scale_to_tile (ScRun *run, GstBuffer *in, int w, int h)
   return out;
 }
 
+static void
+ring_put (ScIngest *ingest, const gint16 *data, guint n)
+{
+  /* Only the newest AUDIO_RING_FRAMES matter. */
+  if (n > AUDIO_RING_FRAMES) {
+    if (data)
+      data += (gsize) (n - AUDIO_RING_FRAMES) * SC_AUDIO_CHANNELS;
+    n = AUDIO_RING_FRAMES;
+  }
+  if (ingest->ring_fill + n > AUDIO_RING_FRAMES) {
+    guint drop = ingest->ring_fill + n - AUDIO_RING_FRAMES;
+    ingest->ring_read = (ingest->ring_read + drop) % AUDIO_RING_FRAMES;
+    ingest->ring_fill -= drop;
+  }
+  guint w = (ingest->ring_read + ingest->ring_fill) % AUDIO_RING_FRAMES;
+  guint first = MIN (n, AUDIO_RING_FRAMES - w);
+  gint16 *dst = ingest->ring + (gsize) w * SC_AUDIO_CHANNELS;
+  /* DATA NULL: silence (a gap in the feed's timestamps). */
+  if (data)
+    memcpy (dst, data, (gsize) first * AUDIO_BPF);
+  else
+    memset (dst, 0, (gsize) first * AUDIO_BPF);
+  if (n > first) {
+    if (data)
+      memcpy (ingest->ring, data + (gsize) first * SC_AUDIO_CHANNELS,
+              (gsize) (n - first) * AUDIO_BPF);
+    else
+      memset (ingest->ring, 0, (gsize) (n - first) * AUDIO_BPF);
+  }
+  ingest->ring_fill += n;
+}
+
+static void
+ring_reset (ScIngest *ingest)
+{
+  ingest->ring_fill = ingest->ring_read = 0;
+  ingest->ring_primed = FALSE;
+  ingest->ring_end_ts = GST_CLOCK_TIME_NONE;
+  ingest->trim_window_us = 0;
+}
+
+/* N frames of audio with running time TS (NONE: unknown) arrived at NOW.
+ * Lock held. */
+static void
+ring_write (ScIngest *ingest, const gint16 *data, guint n, GstClockTime ts, gint64 now)
+{
+  /* The longest gap between arrivals sets the jitter cushion. */
+  if (ingest->audio_write_us) {
+    gint64 gap = now - ingest->audio_write_us;
+    ingest->gap_max_us[0] = MAX (ingest->gap_max_us[0], gap);
+  }
+  if (now - ingest->gap_window_us >= AUDIO_GAP_WINDOW_US) {
+    ingest->gap_max_us[1] = ingest->gap_max_us[0];
+    ingest->gap_max_us[0] = 0;
+    ingest->gap_window_us = now;
+  }
+  ingest->audio_write_us = now;
+
+  if (GST_CLOCK_TIME_IS_VALID (ts) && GST_CLOCK_TIME_IS_VALID (ingest->ring_end_ts)) {
+    GstClockTimeDiff d = GST_CLOCK_DIFF (ingest->ring_end_ts, ts);
+    if (d > AUDIO_DISCONT_NS || d < -AUDIO_DISCONT_NS) {
+      GST_DEBUG ("station %s: audio timestamps jump by %" G_GINT64_FORMAT " ms: ring restarted",
+                 ingest->id, d / GST_MSECOND);
+      ring_reset (ingest);
+    } else if (d > 2 * GST_MSECOND) {
+      /* Audio missing from the feed: silence in its place keeps the
+       * ring's timestamps (and so the lip sync) right. */
+      ring_put (ingest, NULL, (guint) gst_util_uint64_scale (d, SC_AUDIO_RATE, GST_SECOND));
+    } else if (d < -2 * GST_MSECOND) {
+      /* Overlaps what we have: keep only the new part. */
+      guint skip = (guint) gst_util_uint64_scale (-d, SC_AUDIO_RATE, GST_SECOND);
+      if (skip >= n)
+        return;
+      data += (gsize) skip * SC_AUDIO_CHANNELS;
+      n -= skip;
+      ts = ingest->ring_end_ts;
+    }
+  }
+  ring_put (ingest, data, n);
+  if (GST_CLOCK_TIME_IS_VALID (ts))
+    ingest->ring_end_ts = ts + gst_util_uint64_scale (n, GST_SECOND, SC_AUDIO_RATE);
+  else if (GST_CLOCK_TIME_IS_VALID (ingest->ring_end_ts))
+    ingest->ring_end_ts += gst_util_uint64_scale (n, GST_SECOND, SC_AUDIO_RATE);
+}
+
+/* Running time of the sample at the ring's read position. Lock held. */
+static GstClockTime
+ring_read_ts (ScIngest *ingest)
+{
+  GstClockTime fill = gst_util_uint64_scale (ingest->ring_fill, GST_SECOND, SC_AUDIO_RATE);
+  if (!GST_CLOCK_TIME_IS_VALID (ingest->ring_end_ts) || ingest->ring_end_ts < fill)
+    return GST_CLOCK_TIME_NONE;
+  return ingest->ring_end_ts - fill;
+}
+
+/* The running time of the audio the program plays now for this station,
+ * or NONE when its audio does not pace the video (no audio in the feed,
+ * or the program is not pulling it). Lock held. */
+static GstClockTime
+audio_clock (ScIngest *ingest, gint64 now)
+{
+  if (!ingest->audio_write_us || now - ingest->audio_write_us > AUDIO_FLOW_STALE_US)
+    return GST_CLOCK_TIME_NONE;
+  if (!ingest->pulled_us || now - ingest->pulled_us > AUDIO_PULL_STALE_US)
+    return GST_CLOCK_TIME_NONE;
+  /* The next sample the program will play; with the ring empty (audio
+   * ran dry), the one that comes next: the picture waits with the sound
+   * rather than run ahead of it. Before the cushion is full the oldest
+   * buffered sample, so the picture starts with the sound. */
+  return ring_read_ts (ingest);
+}
+
+static void
+tiles_drop_oldest (ScIngest *ingest)
+{
+  ScTile *t = &ingest->tiles[ingest->tiles_head];
+  gst_buffer_unref (t->buf);
+  t->buf = NULL;
+  ingest->tiles_head = (ingest->tiles_head + 1) % VIDEO_QUEUE_MAX;
+  ingest->tiles_n--;
+}
+
+static ScTile *
+tile_at (ScIngest *ingest, guint i)
+{
+  return &ingest->tiles[(ingest->tiles_head + i) % VIDEO_QUEUE_MAX];
+}
+
+static void
+tiles_clear (ScIngest *ingest)
+{
+  while (ingest->tiles_n)
+    tiles_drop_oldest (ingest);
+}
+
+/* Index of the tile to show at audio clock CLOCK: the newest one not later
+ * than it (by half a program frame); the newest of all without a clock
+ * or when the clocks do not meet. Lock held, queue not empty. */
+static guint
+tiles_pick (ScIngest *ingest, GstClockTime clock)
+{
+  guint newest = ingest->tiles_n - 1;
+  if (!GST_CLOCK_TIME_IS_VALID (clock))
+    return newest;
+  GstClockTime half = GST_SECOND / (2 * ingest->fps);
+  for (guint i = ingest->tiles_n; i-- > 0;) {
+    GstClockTime ts = tile_at (ingest, i)->ts;
+    if (!GST_CLOCK_TIME_IS_VALID (ts))
+      return newest;
+    if (ts <= clock + half)
+      return i;
+  }
+  /* Every tile is later than the audio: show the oldest (the video waits
+   * for the audio), unless they are so far apart that they are not the
+   * same stream. */
+  if (tile_at (ingest, 0)->ts > clock + VIDEO_QUEUE_NS)
+    return newest;
+  return 0;
+}
+
+/* A new tile into the queue. Frames the program has passed are dropped
+ * (the audio clock only moves on), so the queue holds about the audio's
+ * delay. Lock held. */
+static void
+tiles_push (ScIngest *ingest, GstBuffer *buf, GstClockTime ts, int w, int h, gint64 now)
+{
+  if (ingest->tiles_n > 0) {
+    GstClockTime last = tile_at (ingest, ingest->tiles_n - 1)->ts;
+    /* Timestamps went back (a file looped, a pusher restarted): the
+     * queued frames belong to another timeline. */
+    if (GST_CLOCK_TIME_IS_VALID (ts) && GST_CLOCK_TIME_IS_VALID (last) &&
+        ts + 100 * GST_MSECOND < last)
+      tiles_clear (ingest);
+  }
+  if (ingest->tiles_n == VIDEO_QUEUE_MAX)
+    tiles_drop_oldest (ingest);
+  ScTile *t = tile_at (ingest, ingest->tiles_n);
+  t->buf = buf;
+  t->ts = ts;
+  t->w = w;
+  t->h = h;
+  ingest->tiles_n++;
+
+  GstClockTime clock = audio_clock (ingest, now);
+  guint keep = tiles_pick (ingest, clock);
+  while (keep-- > 0)
+    tiles_drop_oldest (ingest);
+  while (ingest->tiles_n > 1 && GST_CLOCK_TIME_IS_VALID (ts) &&
+         GST_CLOCK_TIME_IS_VALID (tile_at (ingest, 0)->ts) &&
+         tile_at (ingest, 0)->ts + VIDEO_QUEUE_NS < ts)
+    tiles_drop_oldest (ingest);
+}
+
+/* The running time of a sample's buffer (what A/V sync compares). */
+static GstClockTime
+sample_running_time (GstSample *sample, GstBuffer *buf)
+{
+  const GstSegment *seg = gst_sample_get_segment (sample);
+  if (!buf || !GST_BUFFER_PTS_IS_VALID (buf) || !seg || seg->format != GST_FORMAT_TIME)
+    return GST_CLOCK_TIME_NONE;
+  return gst_segment_to_running_time (seg, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+}
+
 static GstFlowReturn
 on_video_sample (GstAppSink *sink, gpointer user_data)
 {
@@ -600,21 +848,16 @@ on_video_sample (GstAppSink *sink, gpointer user_data)
     else
       tile = scale_to_tile (run, buf, w, h);
     if (tile) {
-      GstBuffer *old = NULL;
       gint64 now = g_get_monotonic_time ();
+      GstClockTime ts = sample_running_time (sample, buf);
       g_mutex_lock (&ingest->lock);
       if (!run->dead) {
-        old = ingest->latest;
-        ingest->latest = tile;
+        tiles_push (ingest, tile, ts, w, h, now);
         tile = NULL;
-        ingest->latest_w = w;
-        ingest->latest_h = h;
         ingest->frames++;
         ingest->last_video_us = now;
       }
       g_mutex_unlock (&ingest->lock);
-      if (old)
-        gst_buffer_unref (old);
       if (tile)
         gst_buffer_unref (tile);
     } else {
@@ -623,27 +866,6 @@ on_video_sample (GstAppSink *sink, gpointer user_data)
   }
   gst_sample_unref (sample);
   return GST_FLOW_OK;
-}
-
-static void
-ring_write (ScIngest *ingest, const gint16 *data, guint n)
-{
-  /* Only the newest AUDIO_RING_FRAMES matter. */
-  if (n > AUDIO_RING_FRAMES) {
-    data += (gsize) (n - AUDIO_RING_FRAMES) * SC_AUDIO_CHANNELS;
-    n = AUDIO_RING_FRAMES;
-  }
-  if (ingest->ring_fill + n > AUDIO_RING_FRAMES) {
-    guint drop = ingest->ring_fill + n - AUDIO_RING_FRAMES;
-    ingest->ring_read = (ingest->ring_read + drop) % AUDIO_RING_FRAMES;
-    ingest->ring_fill -= drop;
-  }
-  guint w = (ingest->ring_read + ingest->ring_fill) % AUDIO_RING_FRAMES;
-  guint first = MIN (n, AUDIO_RING_FRAMES - w);
-  memcpy (ingest->ring + (gsize) w * SC_AUDIO_CHANNELS, data, (gsize) first * AUDIO_BPF);
-  if (n > first)
-    memcpy (ingest->ring, data + (gsize) first * SC_AUDIO_CHANNELS, (gsize) (n - first) * AUDIO_BPF);
-  ingest->ring_fill += n;
 }
 
 static GstFlowReturn
@@ -657,10 +879,20 @@ on_audio_sample (GstAppSink *sink, gpointer user_data)
   GstBuffer *buf = gst_sample_get_buffer (sample);
   GstMapInfo map;
   if (buf && gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    gint64 now = g_get_monotonic_time ();
+    GstClockTime ts = sample_running_time (sample, buf);
     g_mutex_lock (&ingest->lock);
     /* While lost (listener kept up) audio is not wanted either. */
     if (!run->dead && g_atomic_int_get (&ingest->state) != SC_INGEST_LOST)
-      ring_write (ingest, (const gint16 *) map.data, map.size / AUDIO_BPF);
+      ring_write (ingest, (const gint16 *) map.data, map.size / AUDIO_BPF, ts, now);
+    GST_LOG ("station %s: audio %" G_GSIZE_FORMAT " frames at %" GST_TIME_FORMAT ", ring %u",
+             ingest->id, map.size / AUDIO_BPF, GST_TIME_ARGS (ts), ingest->ring_fill);
+    /* An audio-only feed is alive as long as audio comes: its buffers are
+     * what the health timer and the fps/frames stats count. */
+    if (!run->dead && ingest->audio_only) {
+      ingest->frames++;
+      ingest->last_video_us = now;
+    }
     g_mutex_unlock (&ingest->lock);
     gst_buffer_unmap (buf, &map);
   }
@@ -812,7 +1044,7 @@ on_decoded_pad (GstElement *decodebin, GstPad *pad, gpointer user_data)
     caps = gst_pad_query_caps (pad, NULL);
   const char *name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
   GstPad *sinkpad = NULL;
-  gboolean video = g_str_has_prefix (name, "video/x-raw");
+  gboolean video = g_str_has_prefix (name, "video/x-raw") && !ingest->audio_only;
   gboolean audio = g_str_has_prefix (name, "audio/x-raw");
 
   g_mutex_lock (&ingest->lock);
@@ -915,6 +1147,22 @@ check_srt_pending (ScIngest *ingest, gint64 now)
   }
 }
 
+/* decodebin's GstAutoplugSelectResult (not in a public header). */
+enum { AUTOPLUG_TRY = 0, AUTOPLUG_EXPOSE = 1 };
+
+/* An audio-only feed does not parse or decode its video: decodebin exposes
+ * the encoded video instead of plugging a video parser or decoder, and
+ * on_decoded_pad sends it to a fakesink. Containers are still demuxed. */
+static int
+on_autoplug_select (GstElement *decodebin, GstPad *pad, GstCaps *caps, GstElementFactory *factory,
+                    gpointer user_data)
+{
+  const char *klass = gst_element_factory_get_metadata (factory, GST_ELEMENT_METADATA_KLASS);
+  if (klass && strstr (klass, "Video") && (strstr (klass, "Decoder") || strstr (klass, "Parser")))
+    return AUTOPLUG_EXPOSE;
+  return AUTOPLUG_TRY;
+}
+
 /* source pad → (bytes counted) → decodebin. Any thread. */
 static gboolean
 attach_decoder (ScRun *run, GstPad *srcpad)
@@ -923,6 +1171,8 @@ attach_decoder (ScRun *run, GstPad *srcpad)
   if (!dec)
     return FALSE;
   g_signal_connect (dec, "pad-added", G_CALLBACK (on_decoded_pad), run);
+  if (run->ingest->audio_only)
+    g_signal_connect (dec, "autoplug-select", G_CALLBACK (on_autoplug_select), run);
   gst_bin_add (GST_BIN (run->pipeline), dec);
   gst_pad_add_probe (srcpad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
                      count_bytes_probe, run, NULL);
@@ -941,7 +1191,27 @@ attach_decoder (ScRun *run, GstPad *srcpad)
 static void
 on_rtsp_pad (GstElement *src, GstPad *pad, gpointer user_data)
 {
-  attach_decoder (user_data, pad);
+  ScRun *run = user_data;
+  if (run->ingest->audio_only) {
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+    if (!caps)
+      caps = gst_pad_query_caps (pad, NULL);
+    const char *media =
+      gst_caps_get_size (caps) ? gst_structure_get_string (gst_caps_get_structure (caps, 0), "media")
+                               : NULL;
+    gboolean video = media && strcmp (media, "audio") != 0;
+    gst_caps_unref (caps);
+    if (video) {
+      /* The camera's picture is not wanted: not even depayloaded. */
+      GstPad *sink = add_discard_branch (run);
+      if (sink) {
+        gst_pad_link (pad, sink);
+        gst_object_unref (sink);
+      }
+      return;
+    }
+  }
+  attach_decoder (run, pad);
 }
 
 
@@ -1013,16 +1283,13 @@ on_rebuild (gpointer user_data)
 static void
 clear_media (ScIngest *ingest)
 {
-  GstBuffer *old;
   g_mutex_lock (&ingest->lock);
-  old = ingest->latest;
-  ingest->latest = NULL;
-  ingest->ring_fill = ingest->ring_read = 0;
-  ingest->ring_primed = FALSE;
+  tiles_clear (ingest);
+  ring_reset (ingest);
+  ingest->audio_write_us = 0;
+  ingest->gap_max_us[0] = ingest->gap_max_us[1] = 0;
   ingest->srt_pending_us = 0;
   g_mutex_unlock (&ingest->lock);
-  if (old)
-    gst_buffer_unref (old);
 }
 
 /* → LOST, then a rebuild after the backoff. A UDP station that merely went
@@ -1162,6 +1429,71 @@ ingest_teardown (ScIngest *ingest)
 }
 
 
+/* test://: videotestsrc (unless audio-only) and audiotestsrc, both live,
+ * straight into the branches (nothing to decode). Returns the element that
+ * names the source, or NULL when a plugin is missing. */
+static GstElement *
+build_test_source (ScRun *run)
+{
+  ScIngest *ingest = run->ingest;
+  ScSourceSpec *s = &ingest->spec;
+  GstElement *vsrc = NULL, *vcaps = NULL;
+  GstElement *asrc = make ("audiotestsrc", ingest->audio_only ? "source" : "audio-source");
+  GstElement *acaps = make ("capsfilter", NULL);
+  if (!ingest->audio_only) {
+    vsrc = make ("videotestsrc", "source");
+    vcaps = make ("capsfilter", NULL);
+  }
+  if (!asrc || !acaps || (!ingest->audio_only && (!vsrc || !vcaps))) {
+    g_clear_object (&vsrc);
+    g_clear_object (&vcaps);
+    g_clear_object (&asrc);
+    g_clear_object (&acaps);
+    return NULL;
+  }
+  g_object_set (asrc, "is-live", TRUE, "samplesperbuffer", SC_AUDIO_RATE / 100, NULL);
+  if (s->tone_hz > 0)
+    g_object_set (asrc, "freq", s->tone_hz, "volume", 0.1, NULL);
+  else
+    gst_util_set_object_arg (G_OBJECT (asrc), "wave", "silence");
+  GstCaps *c = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "rate",
+                                    G_TYPE_INT, SC_AUDIO_RATE, "channels", G_TYPE_INT,
+                                    SC_AUDIO_CHANNELS, "layout", G_TYPE_STRING, "interleaved",
+                                    NULL);
+  g_object_set (acaps, "caps", c, NULL);
+  gst_caps_unref (c);
+  gst_bin_add_many (GST_BIN (run->pipeline), asrc, acaps, NULL);
+  gst_element_link (asrc, acaps);
+  run->have_audio = TRUE;
+  GstPad *apad = add_audio_branch (run);
+  GstPad *asrcpad = gst_element_get_static_pad (acaps, "src");
+  gboolean ok = apad && GST_PAD_LINK_SUCCESSFUL (gst_pad_link (asrcpad, apad));
+  gst_clear_object (&apad);
+  gst_object_unref (asrcpad);
+  if (!ok)
+    return NULL;
+  if (ingest->audio_only)
+    return asrc;
+
+  gst_util_set_object_arg (G_OBJECT (vsrc), "pattern", s->pattern);
+  g_object_set (vsrc, "is-live", TRUE, NULL);
+  c = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
+                           TEST_SOURCE_WIDTH, "height", G_TYPE_INT, TEST_SOURCE_HEIGHT,
+                           "framerate", GST_TYPE_FRACTION, ingest->fps, 1, "pixel-aspect-ratio",
+                           GST_TYPE_FRACTION, 1, 1, NULL);
+  g_object_set (vcaps, "caps", c, NULL);
+  gst_caps_unref (c);
+  gst_bin_add_many (GST_BIN (run->pipeline), vsrc, vcaps, NULL);
+  gst_element_link (vsrc, vcaps);
+  run->have_video = TRUE;
+  GstPad *vpad = add_video_branch (run);
+  GstPad *vsrcpad = gst_element_get_static_pad (vcaps, "src");
+  ok = vpad && GST_PAD_LINK_SUCCESSFUL (gst_pad_link (vsrcpad, vpad));
+  gst_clear_object (&vpad);
+  gst_object_unref (vsrcpad);
+  return ok ? vsrc : NULL;
+}
+
 static GstElement *
 build_source (ScRun *run, GError **error)
 {
@@ -1170,55 +1502,11 @@ build_source (ScRun *run, GError **error)
   GstElement *src = NULL;
 
   switch (ingest->kind) {
-  case SC_SOURCE_TEST: {
-    GstElement *vsrc = make ("videotestsrc", "source");
-    GstElement *vcaps = make ("capsfilter", NULL);
-    GstElement *asrc = make ("audiotestsrc", "audio-source");
-    GstElement *acaps = make ("capsfilter", NULL);
-    if (!vsrc || !vcaps || !asrc || !acaps) {
-      g_clear_object (&vsrc);
-      g_clear_object (&vcaps);
-      g_clear_object (&asrc);
-      g_clear_object (&acaps);
+  case SC_SOURCE_TEST:
+    src = build_test_source (run);
+    if (!src)
       goto missing;
-    }
-    gst_util_set_object_arg (G_OBJECT (vsrc), "pattern", s->pattern);
-    g_object_set (vsrc, "is-live", TRUE, NULL);
-    GstCaps *c = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "I420", "width",
-                                      G_TYPE_INT, TEST_SOURCE_WIDTH, "height", G_TYPE_INT,
-                                      TEST_SOURCE_HEIGHT, "framerate", GST_TYPE_FRACTION,
-                                      ingest->fps, 1, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1,
-                                      1, NULL);
-    g_object_set (vcaps, "caps", c, NULL);
-    gst_caps_unref (c);
-    g_object_set (asrc, "is-live", TRUE, "samplesperbuffer", SC_AUDIO_RATE / 100, NULL);
-    if (s->tone_hz > 0)
-      g_object_set (asrc, "freq", s->tone_hz, "volume", 0.1, NULL);
-    else
-      gst_util_set_object_arg (G_OBJECT (asrc), "wave", "silence");
-    c = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "rate", G_TYPE_INT,
-                             SC_AUDIO_RATE, "channels", G_TYPE_INT, SC_AUDIO_CHANNELS, "layout",
-                             G_TYPE_STRING, "interleaved", NULL);
-    g_object_set (acaps, "caps", c, NULL);
-    gst_caps_unref (c);
-    gst_bin_add_many (GST_BIN (run->pipeline), vsrc, vcaps, asrc, acaps, NULL);
-    gst_element_link (vsrc, vcaps);
-    gst_element_link (asrc, acaps);
-    run->have_video = run->have_audio = TRUE;
-    GstPad *vpad = add_video_branch (run);
-    GstPad *apad = add_audio_branch (run);
-    GstPad *vsrcpad = gst_element_get_static_pad (vcaps, "src");
-    GstPad *asrcpad = gst_element_get_static_pad (acaps, "src");
-    gboolean ok = vpad && apad && GST_PAD_LINK_SUCCESSFUL (gst_pad_link (vsrcpad, vpad)) &&
-                  GST_PAD_LINK_SUCCESSFUL (gst_pad_link (asrcpad, apad));
-    gst_clear_object (&vpad);
-    gst_clear_object (&apad);
-    gst_object_unref (vsrcpad);
-    gst_object_unref (asrcpad);
-    if (!ok)
-      goto missing;
-    return vsrc;
-  }
+    return src;
   case SC_SOURCE_FILE:
     src = make ("filesrc", "source");
     if (!src)
@@ -1378,9 +1666,9 @@ sc_ingest_state_to_string (ScIngestState state)
   return "unknown";
 }
 
-ScIngest *
-sc_ingest_new (const ScStationConfig *station, int fps, const ScIngestCallbacks *callbacks,
-               GError **error)
+static ScIngest *
+ingest_new (const ScStationConfig *station, int fps, gboolean audio_only,
+            const ScIngestCallbacks *callbacks, GError **error)
 {
   static gsize once = 0;
   g_return_val_if_fail (station != NULL, NULL);
@@ -1410,6 +1698,7 @@ sc_ingest_new (const ScStationConfig *station, int fps, const ScIngestCallbacks 
   ingest->kind = kind;
   ingest->spec = spec;
   ingest->fps = fps > 0 ? fps : 30;
+  ingest->audio_only = audio_only;
   if (callbacks)
     ingest->callbacks = *callbacks;
   ingest->context = g_main_context_ref_thread_default ();
@@ -1417,9 +1706,24 @@ sc_ingest_new (const ScStationConfig *station, int fps, const ScIngestCallbacks 
   ingest->tile_w = DEFAULT_TILE_WIDTH;
   ingest->tile_h = DEFAULT_TILE_HEIGHT;
   ingest->ring = g_new0 (gint16, (gsize) AUDIO_RING_FRAMES * SC_AUDIO_CHANNELS);
+  ingest->ring_end_ts = GST_CLOCK_TIME_NONE;
   g_mutex_init (&ingest->lock);
   g_cond_init (&ingest->reaped);
   return ingest;
+}
+
+ScIngest *
+sc_ingest_new (const ScStationConfig *station, int fps, const ScIngestCallbacks *callbacks,
+               GError **error)
+{
+  return ingest_new (station, fps, FALSE, callbacks, error);
+}
+
+ScIngest *
+sc_ingest_new_audio (const ScStationConfig *station, const ScIngestCallbacks *callbacks,
+                     GError **error)
+{
+  return ingest_new (station, 30, TRUE, callbacks, error);
 }
 
 void
@@ -1519,18 +1823,34 @@ sc_ingest_pull_video (ScIngest *ingest, int *width, int *height)
 {
   GstBuffer *buf = NULL;
   g_return_val_if_fail (ingest != NULL, NULL);
-  if (g_atomic_int_get (&ingest->state) != SC_INGEST_LIVE)
+  if (ingest->audio_only || g_atomic_int_get (&ingest->state) != SC_INGEST_LIVE)
     return NULL;
+  gint64 now = g_get_monotonic_time ();
   g_mutex_lock (&ingest->lock);
-  if (ingest->latest) {
-    buf = gst_buffer_ref (ingest->latest);
+  if (ingest->tiles_n > 0) {
+    /* The frame that goes with the audio the program is pulling; the
+     * ones before it are never needed again. */
+    guint pick = tiles_pick (ingest, audio_clock (ingest, now));
+    while (pick-- > 0)
+      tiles_drop_oldest (ingest);
+    ScTile *t = tile_at (ingest, 0);
+    buf = gst_buffer_ref (t->buf);
     if (width)
-      *width = ingest->latest_w;
+      *width = t->w;
     if (height)
-      *height = ingest->latest_h;
+      *height = t->h;
   }
   g_mutex_unlock (&ingest->lock);
   return buf;
+}
+
+/* The cushion audio waits for before it plays. Lock held. */
+static guint
+prime_frames (ScIngest *ingest)
+{
+  gint64 gap = MAX (ingest->gap_max_us[0], ingest->gap_max_us[1]) + AUDIO_PRIME_MARGIN_US;
+  guint frames = (guint) gst_util_uint64_scale (gap, SC_AUDIO_RATE, G_USEC_PER_SEC);
+  return CLAMP (frames, AUDIO_PRIME_MIN_FRAMES, AUDIO_PRIME_MAX_FRAMES);
 }
 
 guint
@@ -1538,16 +1858,23 @@ sc_ingest_pull_audio (ScIngest *ingest, gint16 *out, guint n_frames)
 {
   guint got = 0;
   g_return_val_if_fail (ingest != NULL, 0);
+  gint64 now = g_get_monotonic_time ();
 
   g_mutex_lock (&ingest->lock);
-  if (!ingest->ring_primed && ingest->ring_fill >= AUDIO_PRIME_FRAMES)
+  guint prime = prime_frames (ingest);
+  if (!ingest->ring_primed && ingest->ring_fill >= prime) {
+    /* A burst (or a stall of the program) may have brought more than the
+     * cushion: start from the cushion, not later than needed. */
+    guint drop = ingest->ring_fill - prime;
+    ingest->ring_read = (ingest->ring_read + drop) % AUDIO_RING_FRAMES;
+    ingest->ring_fill -= drop;
+    GST_DEBUG ("station %s: audio plays, %u ms buffered (%u ms dropped)", ingest->id,
+               ingest->ring_fill * 1000 / SC_AUDIO_RATE, drop * 1000 / SC_AUDIO_RATE);
     ingest->ring_primed = TRUE;
+    ingest->trim_window_us = now;
+    ingest->fill_min = G_MAXUINT;
+  }
   if (ingest->ring_primed) {
-    if (ingest->ring_fill > AUDIO_HIGH_FRAMES) {
-      guint drop = ingest->ring_fill - AUDIO_TARGET_FRAMES;
-      ingest->ring_read = (ingest->ring_read + drop) % AUDIO_RING_FRAMES;
-      ingest->ring_fill -= drop;
-    }
     got = MIN (n_frames, ingest->ring_fill);
     guint first = MIN (got, AUDIO_RING_FRAMES - ingest->ring_read);
     memcpy (out, ingest->ring + (gsize) ingest->ring_read * SC_AUDIO_CHANNELS,
@@ -1556,10 +1883,30 @@ sc_ingest_pull_audio (ScIngest *ingest, gint16 *out, guint n_frames)
       memcpy (out + (gsize) first * SC_AUDIO_CHANNELS, ingest->ring, (gsize) (got - first) * AUDIO_BPF);
     ingest->ring_read = (ingest->ring_read + got) % AUDIO_RING_FRAMES;
     ingest->ring_fill -= got;
-    /* Ran dry: wait for a new cushion rather than play crackles. */
-    if (got < n_frames)
+    if (got < n_frames) {
+      /* Ran dry: wait for a new cushion (sized by the gaps seen, which
+       * now include this one) rather than play crackles. */
+      GST_DEBUG ("station %s: audio ran dry, waiting for %u ms", ingest->id,
+                 prime_frames (ingest) * 1000 / SC_AUDIO_RATE);
       ingest->ring_primed = FALSE;
+      ingest->trim_window_us = 0;
+    } else if (ingest->trim_window_us) {
+      ingest->fill_min = MIN (ingest->fill_min, ingest->ring_fill);
+      if (now - ingest->trim_window_us >= AUDIO_TRIM_WINDOW_US) {
+        if (ingest->fill_min > AUDIO_SPARE_FRAMES + AUDIO_SLACK_FRAMES) {
+          guint drop = ingest->fill_min - AUDIO_SPARE_FRAMES;
+          GST_DEBUG ("station %s: audio %u ms more behind than needed: dropped", ingest->id,
+                     drop * 1000 / SC_AUDIO_RATE);
+          ingest->ring_read = (ingest->ring_read + drop) % AUDIO_RING_FRAMES;
+          ingest->ring_fill -= drop;
+        }
+        ingest->trim_window_us = now;
+        ingest->fill_min = G_MAXUINT;
+      }
+    }
   }
+  /* The program pulls this station's audio: it paces the video. */
+  ingest->pulled_us = now;
   g_mutex_unlock (&ingest->lock);
   if (got < n_frames)
     memset (out + (gsize) got * SC_AUDIO_CHANNELS, 0, (gsize) (n_frames - got) * AUDIO_BPF);

@@ -38,6 +38,8 @@ typedef enum {
 #define SC_AUDIO_RATE 48000
 #define SC_AUDIO_CHANNELS 2
 
+/* For an audio-only feed (sc_ingest_new_audio) fps and frames count audio
+ * buffers (they show that audio flows) and width/height stay 0. */
 typedef struct {
   ScIngestState state; /* as operators see it: lost from the first failure until live again */
   double fps;         /* frames/s arriving from the feed, last second */
@@ -62,6 +64,14 @@ typedef struct {
  * URL that cannot be built (bad scheme or options), with SC_INGEST_ERROR. */
 ScIngest *sc_ingest_new (const ScStationConfig *station, int fps,
                          const ScIngestCallbacks *callbacks, GError **error);
+
+/* An audio-only feed (the program's commentary input): any source URL a
+ * station takes; no video branch, the state machine runs on audio buffers
+ * (live on the first audio buffer, lost after 500 ms without one), same
+ * reconnects and stats. pull_video always returns NULL. */
+ScIngest *sc_ingest_new_audio (const ScStationConfig *station,
+                               const ScIngestCallbacks *callbacks, GError **error);
+
 void sc_ingest_free (ScIngest *ingest);
 
 void sc_ingest_start (ScIngest *ingest);

@@ -12,16 +12,42 @@ on_state (ScIngest *ingest, ScIngestState state, gpointer user_data)
            sc_ingest_state_to_string (state));
 }
 
-gboolean
-sut_new (StationUnderTest *s, const char *id, const char *url, int fps, GError **error)
+static gboolean
+sut_new_any (StationUnderTest *s, const char *id, const char *url, int fps, gboolean audio_only,
+             GError **error)
 {
   memset (s, 0, sizeof *s);
   s->config.id = g_strdup (id);
   s->config.source = g_strdup (url);
   s->config.source_redacted = g_strdup (url);
   ScIngestCallbacks cb = { .state_changed = on_state, .user_data = s };
-  s->ingest = sc_ingest_new (&s->config, fps, &cb, error);
+  s->ingest = audio_only ? sc_ingest_new_audio (&s->config, &cb, error)
+                         : sc_ingest_new (&s->config, fps, &cb, error);
   return s->ingest != NULL;
+}
+
+gboolean
+sut_new (StationUnderTest *s, const char *id, const char *url, int fps, GError **error)
+{
+  return sut_new_any (s, id, url, fps, FALSE, error);
+}
+
+gboolean
+sut_new_audio (StationUnderTest *s, const char *id, const char *url, GError **error)
+{
+  return sut_new_any (s, id, url, 0, TRUE, error);
+}
+
+int
+audio_peak (StationUnderTest *s, guint n_frames, guint *got)
+{
+  gint16 *pcm = g_new (gint16, (gsize) n_frames * 2);
+  *got = sc_ingest_pull_audio (s->ingest, pcm, n_frames);
+  int peak = 0;
+  for (guint i = 0; i < n_frames * 2; i++)
+    peak = MAX (peak, ABS (pcm[i]));
+  g_free (pcm);
+  return peak;
 }
 
 void
@@ -101,6 +127,15 @@ push_feed (const char *size, const char *format, const char *url, const char *co
   g_ptr_array_add (a, NULL);
   GPid pid = sc_test_spawn ((char *const *) a->pdata, log);
   g_ptr_array_free (a, TRUE);
+  if (pid > 0)
+    running = g_list_prepend (running, GINT_TO_POINTER (pid));
+  return pid;
+}
+
+GPid
+push_argv (const char *const *argv, const char *log)
+{
+  GPid pid = sc_test_spawn ((char *const *) argv, log);
   if (pid > 0)
     running = g_list_prepend (running, GINT_TO_POINTER (pid));
   return pid;

@@ -15,7 +15,12 @@ typedef struct {
 /* Creates (not starts) a station for URL with program FPS; NULL + ERROR on
  * a bad URL. */
 gboolean sut_new (StationUnderTest *s, const char *id, const char *url, int fps, GError **error);
+/* The same for an audio-only feed (sc_ingest_new_audio). */
+gboolean sut_new_audio (StationUnderTest *s, const char *id, const char *url, GError **error);
 void sut_free (StationUnderTest *s);
+/* Pulls N_FRAMES of audio; returns the peak sample, *GOT the frames that
+ * came from the feed. */
+int audio_peak (StationUnderTest *s, guint n_frames, guint *got);
 
 /* Iterates the default main context for MS milliseconds. */
 void spin_ms (int ms);
@@ -31,6 +36,8 @@ gboolean wait_tile (StationUnderTest *s, int w, int h, int timeout_ms);
  * (NULL-terminated, may be NULL). Log appended to LOG. Returns the pid. */
 GPid push_feed (const char *size, const char *format, const char *url, const char *const *extra,
                 const char *log);
+/* Starts any pusher command (ARGV, NULL-terminated); stopped like a feed. */
+GPid push_argv (const char *const *argv, const char *log);
 /* Kills a pusher (SIGKILL) and reaps it. */
 void stop_feed (GPid pid);
 /* Kills every pusher still running: a cmocka teardown, so a failed

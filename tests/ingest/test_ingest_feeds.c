@@ -114,6 +114,112 @@ test_udp (void **state)
   sut_free (&s);
 }
 
+/* An audio-only feed (commentary): ffmpeg pushing AAC-only MPEG-TS over
+ * UDP. Live on audio alone, real samples out, pusher killed → lost, back
+ * → live. Then a camera feed (video + audio) into an audio-only input:
+ * only its audio is used, the video is not even decoded. */
+static GPid
+push_aac (const char *url, const char *log)
+{
+  const char *argv[] = { "ffmpeg", "-hide_banner", "-loglevel", "warning", "-nostdin", "-re",
+                         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-c:a",
+                         "aac", "-b:a", "64k", "-f", "mpegts", url, NULL };
+  return push_argv (argv, log);
+}
+
+static void
+test_udp_audio_only (void **state)
+{
+  StationUnderTest s;
+  g_autoptr (GError) error = NULL;
+  int port = sc_test_free_udp_port ();
+  g_autofree char *url = g_strdup_printf ("udp://127.0.0.1:%d", port);
+  g_autofree char *push = g_strdup_printf ("udp://127.0.0.1:%d?pkt_size=1316", port);
+  g_autofree char *log = logpath ("aac.log");
+
+  assert_true (sut_new_audio (&s, "COMM", url, &error));
+  sc_ingest_start (s.ingest);
+  spin_ms (200);
+  assert_int_equal (s.last_state, SC_INGEST_CONNECTING);
+  GPid pusher = push_aac (push, log);
+  int ms = wait_state (&s, SC_INGEST_LIVE, 5000);
+  g_print ("  udp audio-only: live %d ms after the pusher started\n", ms);
+  if (ms < 0)
+    dump_log ("aac.log");
+  assert_true (ms >= 0);
+  /* A second of program audio, pulled in 20 ms chunks at about real time. */
+  guint total = 0, got;
+  int peak = 0;
+  spin_ms (400);
+  for (int i = 0; i < 50; i++) {
+    int pk = audio_peak (&s, 960, &got); /* not inside MAX: it pulls */
+    peak = MAX (peak, pk);
+    total += got;
+    spin_ms (20);
+  }
+  g_print ("  udp audio-only: %u of %u frames from the feed, peak %d\n", total, 50 * 960, peak);
+  assert_true (total > 50 * 960 / 2);
+  assert_true (peak > 1000);
+  assert_null (sc_ingest_pull_video (s.ingest, NULL, NULL));
+  ScIngestStats st;
+  sc_ingest_get_stats (s.ingest, &st);
+  g_print ("  stats: %s, %.1f buffers/s, %d kbit/s\n", sc_ingest_state_to_string (st.state),
+           st.fps, st.bitrate_kbps);
+  assert_int_equal (st.state, SC_INGEST_LIVE);
+  assert_true (st.bitrate_kbps > 0);
+
+  stop_feed (pusher);
+  ms = wait_state (&s, SC_INGEST_LOST, 3000);
+  g_print ("  audio pusher killed: lost after %d ms\n", ms);
+  assert_true (ms >= 0 && ms <= 1000);
+  assert_int_equal (audio_peak (&s, 960, &got), 0);
+
+  /* Back: live again, audio flows again. */
+  spin_ms (300);
+  pusher = push_aac (push, log);
+  ms = wait_state (&s, SC_INGEST_LIVE, 5000);
+  g_print ("  audio pusher back: live after %d ms\n", ms);
+  assert_true (ms >= 0 && ms <= 2500);
+  spin_ms (800);
+  peak = audio_peak (&s, 960, &got);
+  assert_true (got > 0);
+  assert_true (peak > 1000);
+  stop_feed (pusher);
+  sut_free (&s);
+
+  /* A camera feed (video + audio) into an audio-only input: its audio
+   * only; the video is not even decoded (no feed size seen). */
+  port = sc_test_free_udp_port ();
+  g_free (url);
+  g_free (push);
+  url = g_strdup_printf ("udp://127.0.0.1:%d", port);
+  push = g_strdup_printf ("udp://127.0.0.1:%d?pkt_size=1316", port);
+  assert_true (sut_new_audio (&s, "COMM2", url, &error));
+  sc_ingest_start (s.ingest);
+  pusher = push_feed ("640x360", "mpegts", push, NULL, log);
+  ms = wait_state (&s, SC_INGEST_LIVE, 5000);
+  g_print ("  camera feed into an audio-only input: live after %d ms\n", ms);
+  assert_true (ms >= 0);
+  spin_ms (800);
+  total = 0;
+  peak = 0;
+  for (int i = 0; i < 25; i++) {
+    int pk = audio_peak (&s, 960, &got); /* not inside MAX: it pulls */
+    peak = MAX (peak, pk);
+    total += got;
+    spin_ms (20);
+  }
+  g_print ("  camera feed audio: %u frames, peak %d\n", total, peak);
+  assert_true (total > 0);
+  assert_true (peak > 1000);
+  assert_null (sc_ingest_pull_video (s.ingest, NULL, NULL));
+  sc_ingest_get_stats (s.ingest, &st);
+  assert_int_equal (st.state, SC_INGEST_LIVE);
+  assert_int_equal (st.width, 0); /* never decoded */
+  stop_feed (pusher);
+  sut_free (&s);
+}
+
 /* Two ffmpeg runs of different sizes back to back into the same port:
  * the station stays (or comes back) live with the same tile size. */
 static void
@@ -494,6 +600,7 @@ main (void)
     cmocka_set_test_filter (g_getenv ("SC_TEST_FILTER"));
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown (test_udp, after_test),
+    cmocka_unit_test_teardown (test_udp_audio_only, after_test),
     cmocka_unit_test_teardown (test_resolution_change, after_test),
     cmocka_unit_test_teardown (test_udp_rtp, after_test),
     cmocka_unit_test_teardown (test_udp_hevc_opus, after_test),
