@@ -75,6 +75,7 @@ struct ScSession {
   guint8 peer_closed : 1;
   guint8 writable_requested : 1;
   guint8 body_too_large : 1;
+  guint8 ping_due : 1; /* a ping goes out on the next WRITEABLE */
   guint16 close_code;
   guint16 http_status; /* POST: the answer decided before the body */
   guint32 rx_msg_len;  /* bytes of the message being received */
@@ -84,6 +85,7 @@ struct ScSession {
   gsize own_bytes;   /* unsent bytes in own */
   gint64 rx_tat_us;  /* GCRA "theoretical arrival time" for rx rate limits */
   gint64 last_rx_us; /* last frame or pong from the client */
+  gint64 ping_us;    /* when the last ping was sent (0: none yet) */
   char *since;       /* ?since= until ESTABLISHED */
   GString *rx;       /* /control message or POST body being assembled */
 };
@@ -682,23 +684,6 @@ ws_closed (ScServer *server, ScSession *s)
 {
   if (!s->linked)
     return;
-  if (!s->closing && !s->peer_closed && !server->shut_down) {
-    /* lws hangs up on clients that did not answer its pings, without
-     * saying so (and it does not pass empty pongs up either). What else
-     * could close a connection we did not close and the peer did not
-     * close with a frame? The peer's TCP close or reset, which shows on
-     * the socket; a still-open, silent socket means lws gave up on it. */
-    gint64 silent = g_get_monotonic_time () - s->last_rx_us;
-    char byte;
-    int fd = lws_get_socket_fd (s->wsi);
-    ssize_t r = fd >= 0 ? recv (fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
-    gboolean alive = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-    if (alive && silent >= 19 * G_USEC_PER_SEC) {
-      server->dropped[DROP_TIMEOUT]++;
-      GST_INFO ("%s client timed out (no pong for %" G_GINT64_FORMAT " s)",
-                endpoint_names[s->endpoint], silent / G_USEC_PER_SEC);
-    }
-  }
   list_unlink (server, s);
   session_free_data (s);
 }
@@ -765,6 +750,18 @@ ws_writeable (ScServer *server, ScSession *s)
     frame[LWS_PRE + 1] = (unsigned char)(s->close_code & 0xff);
     lws_write (s->wsi, frame + LWS_PRE, 2, SC_LWS_WRITE_CLOSE);
     return -1;
+  }
+  if (s->ping_due) {
+    /* The payload makes the pong visible: lws passes only non-empty pongs
+     * up (RFC 6455: a pong echoes the ping's payload). */
+    unsigned char ping[LWS_PRE + 1];
+    ping[LWS_PRE] = 's';
+    s->ping_due = 0;
+    if (lws_write (s->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 1)
+      return -1;
+    if (s->own || session_backlog (server, s) > 0)
+      request_writable (s);
+    return 0;
   }
   ScMsg *msg = NULL;
   if (s->own) {
@@ -1364,10 +1361,13 @@ static const struct lws_protocols protocols[] = {
   { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
-/* Ping after 10 s of silence, hang up after 20 s (CONTRACTS.md §4). */
+/* lws's own keep-alive ("validity") is off: it re-inserts a per-connection
+ * timer into one sorted list on every pong, a walk over all connections,
+ * which at 10,000 viewers cost more than the fan-out itself. The server
+ * pings from its one-second tick instead (keepalive_sweep). */
 static const lws_retry_bo_t retry_policy = {
-  .secs_since_valid_ping = 10,
-  .secs_since_valid_hangup = 20,
+  .secs_since_valid_ping = 0,
+  .secs_since_valid_hangup = 0,
 };
 
 /* ---- timers and handoffs ---- */
@@ -1380,12 +1380,42 @@ prune_auth (gpointer key, gpointer value, gpointer user_data)
   return rec->blocked_until_us <= now && now - rec->window_start_us > AUTH_WINDOW_US;
 }
 
+/* Keep-alive (CONTRACTS.md §4): a client silent for PING_AFTER_US gets a
+ * ping, one that stays silent for PONG_TIMEOUT_US is closed (1001) and
+ * counted as "timeout". Once a second, a walk over the lists: O(clients)
+ * per second, nothing per message, and the pings of a second go out (and
+ * their pongs come back) together, in few main-loop wakeups. */
+#define PING_AFTER_US (10 * G_USEC_PER_SEC)
+#define PONG_TIMEOUT_US (20 * G_USEC_PER_SEC)
+
+static void
+keepalive_sweep (ScServer *server, gint64 now)
+{
+  for (int ep = 0; ep < EP_COUNT; ep++) {
+    for (ScSession *s = server->clients[ep], *next; s; s = next) {
+      next = s->next;
+      if (s->closing)
+        continue;
+      gint64 silent = now - s->last_rx_us;
+      if (silent >= PONG_TIMEOUT_US) {
+        session_close (server, s, LWS_CLOSE_STATUS_GOINGAWAY, DROP_TIMEOUT, TRUE);
+      } else if (silent >= PING_AFTER_US && now - s->ping_us >= PING_AFTER_US) {
+        s->ping_us = now;
+        s->ping_due = 1;
+        request_writable (s);
+      }
+    }
+  }
+}
+
 static gboolean
 on_tick (gpointer user_data)
 {
   ScServer *server = user_data;
   gint64 now = g_get_monotonic_time ();
   g_hash_table_foreach_remove (server->auth, prune_auth, &now);
+  if (server->lws)
+    keepalive_sweep (server, now);
   if (server->clients[EP_CONTROL] && server->lws) {
     g_autofree char *json = status_json (server);
     ScMsg *msg = sc_msg_new (json, strlen (json), FALSE);

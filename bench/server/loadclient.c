@@ -60,9 +60,16 @@ typedef struct {
   uint64_t hist[NBUCKETS];
 } Result;
 
+/* --port P[,P...]: connections go round-robin over these ports (one
+ * server process per port, as behind a balancer). */
+#define MAX_PORTS 16
+static int opt_ports[MAX_PORTS], opt_n_ports;
 static int opt_port, opt_clients = 1000, opt_workers = 0, opt_addrs = 8, opt_events = 100,
-                     opt_rate = 20, opt_settle_ms = 2000, opt_redis_port, opt_feed_port,
-                     opt_server_pid;
+                     opt_rate = 20, opt_settle_ms = 2000, opt_redis_port, opt_feed_port;
+/* --server-pid PID[,PID...]: CPU and RSS are summed over these processes
+ * (several relay processes sharing one port). */
+#define MAX_SERVER_PIDS 16
+static int opt_server_pids[MAX_SERVER_PIDS], opt_n_server_pids;
 static const char *opt_path = "/scores", *opt_key = "skillcast:harness:events",
                   *opt_label = "server";
 
@@ -110,11 +117,15 @@ on_message (Conn *c, Result *r)
 }
 
 static void
-send_pong (Conn *c)
+send_pong (Conn *c, const uint8_t *payload, size_t len)
 {
-  /* An empty masked pong: the servers ping idle clients. */
-  uint8_t f[6] = { 0x8a, 0x80, 0, 0, 0, 0 };
-  (void)!write (c->fd, f, sizeof f);
+  /* A masked pong echoing the ping's payload (RFC 6455 5.5.3; zero mask,
+   * so the payload goes as it is): the servers ping idle clients. */
+  uint8_t f[6 + 125] = { 0x8a, (uint8_t)(0x80 | len), 0, 0, 0, 0 };
+  if (len > 125)
+    len = 0, f[1] = 0x80;
+  memcpy (f + 6, payload, len);
+  (void)!write (c->fd, f, 6 + len);
 }
 
 /* Feeds bytes of the server→client stream through the frame parser. */
@@ -148,7 +159,7 @@ parse (Conn *c, const uint8_t *p, size_t n, Result *r)
       c->hdr_len = 0;
       if (len == 0) {
         if (c->opcode == 9)
-          send_pong (c);
+          send_pong (c, NULL, 0);
         else if (c->opcode == 8)
           c->state = 3;
         continue;
@@ -169,7 +180,7 @@ parse (Conn *c, const uint8_t *p, size_t n, Result *r)
     c->remain -= take;
     if (c->remain == 0) {
       if (c->opcode == 9)
-        send_pong (c);
+        send_pong (c, (const uint8_t *)c->head, c->head_len);
       else if (c->opcode == 8)
         c->state = 3;
       else
@@ -220,7 +231,8 @@ worker (int index, int n, int report_fd, int control_fd)
       struct sockaddr_in src = { .sin_family = AF_INET };
       src.sin_addr.s_addr = htonl (0x7f000002u + (uint32_t)((index * 7919 + opened) % opt_addrs));
       bind (c->fd, (struct sockaddr *)&src, sizeof src);
-      struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)opt_port) };
+      int port = opt_ports[(index + opened) % opt_n_ports];
+      struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)port) };
       dst.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
       connect (c->fd, (struct sockaddr *)&dst, sizeof dst);
       struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN, .data.u64 = (uint64_t)opened };
@@ -395,14 +407,39 @@ publish (int fd, int seq)
   }
 }
 
+static long
+servers_rss_kib (void)
+{
+  long sum = 0;
+  if (!opt_n_server_pids)
+    return -1;
+  for (int i = 0; i < opt_n_server_pids; i++)
+    sum += proc_rss_kib (opt_server_pids[i]);
+  return sum;
+}
+
+static double
+servers_cpu_us (void)
+{
+  double sum = 0;
+  if (!opt_n_server_pids)
+    return -1;
+  for (int i = 0; i < opt_n_server_pids; i++)
+    sum += proc_cpu_us (opt_server_pids[i]);
+  return sum;
+}
+
 int
 main (int argc, char **argv)
 {
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
-    if (!strcmp (k, "--port"))
-      opt_port = atoi (v);
-    else if (!strcmp (k, "--clients"))
+    if (!strcmp (k, "--port")) {
+      for (char *tok = strtok ((char *)v, ","); tok && opt_n_ports < MAX_PORTS;
+           tok = strtok (NULL, ","))
+        opt_ports[opt_n_ports++] = atoi (tok);
+      opt_port = opt_ports[0];
+    } else if (!strcmp (k, "--clients"))
       opt_clients = atoi (v);
     else if (!strcmp (k, "--workers"))
       opt_workers = atoi (v);
@@ -420,8 +457,11 @@ main (int argc, char **argv)
       opt_key = v;
     else if (!strcmp (k, "--feed-port"))
       opt_feed_port = atoi (v);
-    else if (!strcmp (k, "--server-pid"))
-      opt_server_pid = atoi (v);
+    else if (!strcmp (k, "--server-pid")) {
+      for (char *tok = strtok ((char *)v, ","); tok && opt_n_server_pids < MAX_SERVER_PIDS;
+           tok = strtok (NULL, ","))
+        opt_server_pids[opt_n_server_pids++] = atoi (tok);
+    }
     else if (!strcmp (k, "--path"))
       opt_path = v;
     else if (!strcmp (k, "--label"))
@@ -446,7 +486,7 @@ main (int argc, char **argv)
   if (opt_workers < 1)
     opt_workers = 1;
 
-  long rss_before = opt_server_pid ? proc_rss_kib (opt_server_pid) : -1;
+  long rss_before = servers_rss_kib ();
   int *controls = calloc ((size_t)opt_workers, sizeof (int));
   pid_t *pids = calloc ((size_t)opt_workers, sizeof (pid_t));
   FILE **reports = calloc ((size_t)opt_workers, sizeof (FILE *));
@@ -478,12 +518,12 @@ main (int argc, char **argv)
     connected += atoi (line);
   }
   usleep (300 * 1000); /* let the server finish its snapshots */
-  long rss_after = opt_server_pid ? proc_rss_kib (opt_server_pid) : -1;
+  long rss_after = servers_rss_kib ();
   fprintf (stderr, "%s: %d/%d connected; server RSS %ld -> %ld KiB\n", opt_label, connected,
            opt_clients, rss_before, rss_after);
 
   int pub = tcp_connect (opt_redis_port ? opt_redis_port : opt_feed_port);
-  double cpu0 = opt_server_pid ? proc_cpu_us (opt_server_pid) : -1;
+  double cpu0 = servers_cpu_us ();
   struct timespec next;
   clock_gettime (CLOCK_MONOTONIC, &next);
   for (int i = 0; i < opt_events; i++) {
@@ -496,7 +536,7 @@ main (int argc, char **argv)
     clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
   }
   usleep ((useconds_t)opt_settle_ms * 1000);
-  double cpu1 = opt_server_pid ? proc_cpu_us (opt_server_pid) : -1;
+  double cpu1 = servers_cpu_us ();
   close (pub);
 
   Result total = { 0 };
