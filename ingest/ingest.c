@@ -18,15 +18,19 @@
  */
 #include "ingest/ingest.h"
 
+#include "ingest/ingest-srt.h"
+
 #include <gio/gio.h>
 #include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/audio/audio.h>
 #include <gst/video/video.h>
 #include <libavutil/pixfmt.h>
 #include <libswscale/swscale.h>
 #include <string.h>
 
-GST_DEBUG_CATEGORY_STATIC (sc_ingest_debug);
+/* Shared with ingest-srt.c. */
+GST_DEBUG_CATEGORY (sc_ingest_debug);
 #define GST_CAT_DEFAULT sc_ingest_debug
 
 G_DEFINE_QUARK (sc-ingest-error-quark, sc_ingest_error)
@@ -50,9 +54,6 @@ G_DEFINE_QUARK (sc-ingest-error-quark, sc_ingest_error)
 #define BACKOFF_RESET_LIVE_US (5 * G_TIME_SPAN_SECOND)
 
 #define SRT_POLL_MS 100
-/* A caller let in by streamid that is not connected after this was
- * refused by libsrt (passphrase). */
-#define SRT_HANDSHAKE_US (1 * G_TIME_SPAN_SECOND)
 
 #define AUDIO_BPF (SC_AUDIO_CHANNELS * (int) sizeof (gint16)) /* bytes per frame */
 #define AUDIO_RING_FRAMES SC_AUDIO_RATE                        /* 1 s */
@@ -147,6 +148,9 @@ struct ScIngest {
   /* An audio-only feed (sc_ingest_new_audio): no video branch, the health
    * state machine runs on audio buffers. */
   gboolean audio_only;
+  /* SRT listener: the station's place on its port's listener
+   * (ingest-srt.c), which pushes its caller's bytes into the appsrc. */
+  ScSrtStation *srt;
   ScIngestCallbacks callbacks;
   GMainContext *context;
 
@@ -185,10 +189,6 @@ struct ScIngest {
   int stat_kbps;
   guint reconnects;
   char last_error[256];
-  /* SRT listener: a caller we let in whose handshake has not completed
-   * (libsrt rejects a wrong passphrase after our callback, silently). */
-  gint64 srt_pending_us;
-  char srt_pending_who[64];
   /* Audio ring, timestamped: the sample at ring_read has running time
    * ring_end_ts - ring_fill samples. */
   gint16 *ring;
@@ -475,8 +475,9 @@ is_listener (ScIngest *ingest)
 
 /* UDP has no connection: the socket a pusher comes back to is the one we
  * have, so a quiet UDP station keeps its pipeline (and catches the returning
- * stream's first keyframe). An SRT listener serves one caller and holds on
- * to a vanished one for libsrt's ~5 s peer timeout, so it is rebuilt. */
+ * stream's first keyframe). An SRT listener station is rebuilt (its
+ * returning caller is a new connection and a new stream; the port's
+ * listener stays open, so the rebuild costs only the decoder). */
 static gboolean
 keeps_pipeline_when_quiet (ScIngest *ingest)
 {
@@ -1070,81 +1071,14 @@ on_decoded_pad (GstElement *decodebin, GstPad *pad, gpointer user_data)
   gst_caps_unref (caps);
 }
 
-/* SRT listener access control: the station's streamid (when set) is the
- * only one let in. Called on libsrt's thread. */
-static gboolean
-on_srt_caller_connecting (GstElement *src, GSocketAddress *addr, const char *streamid,
-                          gpointer user_data)
-{
-  ScRun *run = user_data;
-  ScIngest *ingest = run->ingest;
-  g_autofree char *who = NULL;
-  if (G_IS_INET_SOCKET_ADDRESS (addr)) {
-    g_autofree char *ip =
-      g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr)));
-    who = g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr)));
-  }
-  if (!ingest->spec.streamid || !g_strcmp0 (ingest->spec.streamid, streamid ? streamid : "")) {
-    GST_INFO ("station %s: SRT caller %s (streamid \"%s\") connecting", ingest->id,
-              who ? who : "?", streamid ? streamid : "");
-    g_mutex_lock (&ingest->lock);
-    if (!run->dead) {
-      ingest->srt_pending_us = g_get_monotonic_time ();
-      g_strlcpy (ingest->srt_pending_who, who ? who : "?", sizeof ingest->srt_pending_who);
-    }
-    g_mutex_unlock (&ingest->lock);
-    return TRUE;
-  }
-  char msg[256];
-  g_snprintf (msg, sizeof msg, "rejected SRT caller %s: unknown streamid \"%s\"", who ? who : "?",
-              streamid ? streamid : "");
-  GST_WARNING ("station %s: %s", ingest->id, msg);
-  g_mutex_lock (&ingest->lock);
-  if (!run->dead) {
-    g_strlcpy (ingest->last_error, msg, sizeof ingest->last_error);
-    g_atomic_int_inc (&ingest->rejected);
-  }
-  g_mutex_unlock (&ingest->lock);
-  return FALSE;
-}
-
+/* The shared SRT listener refused a caller for this station, or an
+ * unknown one on its port. libsrt's or the listener's thread. */
 static void
-on_srt_caller_added (GstElement *src, gint sock, GSocketAddress *addr, gpointer user_data)
+on_srt_rejected (const char *msg, gpointer user_data)
 {
-  ScRun *run = user_data;
-  GST_INFO ("station %s: SRT caller connected", run->ingest->id);
-  g_mutex_lock (&run->ingest->lock);
-  run->ingest->srt_pending_us = 0;
-  g_mutex_unlock (&run->ingest->lock);
-}
-
-static void
-on_srt_caller_removed (GstElement *src, gint sock, GSocketAddress *addr, gpointer user_data)
-{
-  ScRun *run = user_data;
-  GST_INFO ("station %s: SRT caller gone", run->ingest->id);
-}
-
-/* Health timer: a caller let in by streamid that never completed the
- * handshake was refused by libsrt itself, which in practice means a wrong
- * or missing passphrase (libsrt says so only in its log). */
-static void
-check_srt_pending (ScIngest *ingest, gint64 now)
-{
-  char msg[256] = "";
-  g_mutex_lock (&ingest->lock);
-  if (ingest->srt_pending_us && now - ingest->srt_pending_us > SRT_HANDSHAKE_US) {
-    g_snprintf (msg, sizeof msg,
-                "SRT caller %s did not complete the handshake (wrong or missing passphrase?)",
-                ingest->srt_pending_who);
-    g_strlcpy (ingest->last_error, msg, sizeof ingest->last_error);
-    ingest->srt_pending_us = 0;
-  }
-  g_mutex_unlock (&ingest->lock);
-  if (*msg) {
-    g_atomic_int_inc (&ingest->rejected);
-    GST_WARNING ("station %s: %s", ingest->id, msg);
-  }
+  ScIngest *ingest = user_data;
+  set_last_error (ingest, msg);
+  g_atomic_int_inc (&ingest->rejected);
 }
 
 /* decodebin's GstAutoplugSelectResult (not in a public header). */
@@ -1288,7 +1222,6 @@ clear_media (ScIngest *ingest)
   ring_reset (ingest);
   ingest->audio_write_us = 0;
   ingest->gap_max_us[0] = ingest->gap_max_us[1] = 0;
-  ingest->srt_pending_us = 0;
   g_mutex_unlock (&ingest->lock);
 }
 
@@ -1358,8 +1291,6 @@ on_health (gpointer user_data)
 
   if (!ingest->run)
     return G_SOURCE_CONTINUE;
-  if (ingest->kind == SC_SOURCE_SRT && ingest->spec.listener)
-    check_srt_pending (ingest, now);
   ScIngestState state = g_atomic_int_get (&ingest->state);
   if (state == SC_INGEST_CONNECTING) {
     if (last > ingest->built_us) {
@@ -1412,6 +1343,8 @@ ingest_teardown (ScIngest *ingest)
   if (!run)
     return;
   GST_DEBUG ("station %s: tearing down", ingest->id);
+  /* The shared SRT listener stops pushing into this pipeline. */
+  sc_srt_station_detach (ingest->srt);
   GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (run->pipeline));
   gst_bus_remove_watch (bus);
   gst_object_unref (bus);
@@ -1494,6 +1427,40 @@ build_test_source (ScRun *run)
   return ok ? vsrc : NULL;
 }
 
+/* SRT listener: the port's libsrt listener (ingest-srt.c) pushes this
+ * station's caller's bytes into an appsrc, which feeds the same decodebin
+ * path as every other network source. */
+static GstElement *
+build_srt_listener_source (ScRun *run, GError **error)
+{
+  ScIngest *ingest = run->ingest;
+  GstElement *src = make ("appsrc", "source");
+  if (!src) {
+    g_set_error (error, SC_INGEST_ERROR, SC_INGEST_ERROR_SOURCE,
+                 "cannot build the source pipeline (a GStreamer plugin is missing)");
+    return NULL;
+  }
+  /* Live bytes stamped on arrival, like srtsrc's. The queue is bounded and
+   * drops the oldest data: the listener's thread never waits on a station
+   * whose decoder is behind. */
+  g_object_set (src, "is-live", TRUE, "format", GST_FORMAT_BYTES, "do-timestamp", TRUE,
+                "stream-type", GST_APP_STREAM_TYPE_STREAM, "block", FALSE, "max-bytes",
+                (guint64) 4 * 1024 * 1024, NULL);
+  gst_util_set_object_arg (G_OBJECT (src), "leaky-type", "downstream");
+  gst_bin_add (GST_BIN (run->pipeline), src);
+  GstPad *pad = gst_element_get_static_pad (src, "src");
+  gboolean ok = attach_decoder (run, pad);
+  gst_object_unref (pad);
+  if (!ok) {
+    g_set_error (error, SC_INGEST_ERROR, SC_INGEST_ERROR_SOURCE,
+                 "cannot build the source pipeline (a GStreamer plugin is missing)");
+    return NULL;
+  }
+  if (!sc_srt_station_attach (ingest->srt, src, error))
+    return NULL;
+  return src;
+}
+
 static GstElement *
 build_source (ScRun *run, GError **error)
 {
@@ -1542,35 +1509,25 @@ build_source (ScRun *run, GError **error)
     }
     break;
   case SC_SOURCE_SRT:
+    /* Listener: the port's libsrt listener (ingest-srt.c), which lets
+     * several stations share a port by streamid. */
+    if (s->listener)
+      return build_srt_listener_source (run, error);
     src = make ("srtsrc", "source");
     if (!src)
       goto missing;
     {
-      g_autofree char *uri = NULL;
-      if (s->listener)
-        uri = g_strdup_printf ("srt://%s:%d?mode=listener", *s->host ? s->host : "0.0.0.0",
-                               s->port);
-      else
-        uri = g_strdup_printf ("srt://%s:%d?mode=caller", s->host, s->port);
-      /* poll-timeout: srtsrc waits on a caller's socket with it, and only
-       * a timeout lets it see it is being stopped; with the default
-       * (forever) stopping a station whose caller vanished blocks until
-       * libsrt drops the peer (~5 s), and the port stays taken. */
+      g_autofree char *uri = g_strdup_printf ("srt://%s:%d?mode=caller", s->host, s->port);
+      /* poll-timeout: srtsrc waits on its socket with it, and only a
+       * timeout lets it see it is being stopped; with the default
+       * (forever) stopping a station whose peer vanished blocks until
+       * libsrt drops the peer (~5 s). */
       g_object_set (src, "uri", uri, "poll-timeout", SRT_POLL_MS, NULL);
-      if (s->listener) {
-        /* authentication turns the caller-connecting check on; its
-         * property default claims TRUE but the element starts with FALSE. */
-        g_object_set (src, "keep-listening", TRUE, "authentication", TRUE, NULL);
-        g_signal_connect (src, "caller-connecting", G_CALLBACK (on_srt_caller_connecting), run);
-        g_signal_connect (src, "caller-added", G_CALLBACK (on_srt_caller_added), run);
-        g_signal_connect (src, "caller-removed", G_CALLBACK (on_srt_caller_removed), run);
-      } else {
-        /* A failed caller is an ERROR on our bus and a rebuild with
-         * backoff, not a silent retry loop inside the element. */
-        g_object_set (src, "auto-reconnect", FALSE, NULL);
-        if (s->streamid)
-          g_object_set (src, "streamid", s->streamid, NULL);
-      }
+      /* A failed caller is an ERROR on our bus and a rebuild with
+       * backoff, not a silent retry loop inside the element. */
+      g_object_set (src, "auto-reconnect", FALSE, NULL);
+      if (s->streamid)
+        g_object_set (src, "streamid", s->streamid, NULL);
       if (s->passphrase) {
         g_object_set (src, "passphrase", s->passphrase, NULL);
         if (s->pbkeylen)
@@ -1709,6 +1666,18 @@ ingest_new (const ScStationConfig *station, int fps, gboolean audio_only,
   ingest->ring_end_ts = GST_CLOCK_TIME_NONE;
   g_mutex_init (&ingest->lock);
   g_cond_init (&ingest->reaped);
+  if (kind == SC_SOURCE_SRT && ingest->spec.listener) {
+    /* Every SRT listener takes its place on its port now, so that two
+     * stations on one port without distinct streamids fail here. */
+    ingest->srt = sc_srt_station_register (
+      ingest->id, ingest->spec.host, ingest->spec.port, ingest->spec.streamid,
+      ingest->spec.passphrase, ingest->spec.latency_ms, on_srt_rejected, ingest, error);
+    if (!ingest->srt) {
+      g_prefix_error (error, "station %s: ", ingest->id);
+      sc_ingest_free (ingest);
+      return NULL;
+    }
+  }
   return ingest;
 }
 
@@ -1762,6 +1731,8 @@ sc_ingest_stop (ScIngest *ingest)
     ingest->rebuild_timer = NULL;
   }
   ingest_teardown (ingest);
+  /* The last station of a shared SRT port closes its listener. */
+  sc_srt_station_stop (ingest->srt);
   /* No callback: whoever stops a station knows it stopped. */
   g_atomic_int_set (&ingest->state, SC_INGEST_LOST);
 }
@@ -1785,6 +1756,7 @@ sc_ingest_free (ScIngest *ingest)
     GST_ERROR ("station %s: a pipeline did not stop in 15 s; leaking it", ingest->id);
     return;
   }
+  sc_srt_station_unregister (ingest->srt);
   g_free (ingest->id);
   g_free (ingest->source_redacted);
   spec_clear (&ingest->spec);

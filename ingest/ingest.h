@@ -47,7 +47,8 @@ typedef struct {
   int width, height;  /* of the feed as sent (before scaling) */
   guint reconnects;   /* times it went lost -> connecting */
   guint64 frames;     /* frames delivered to the program */
-  guint64 rejected;   /* callers/streams refused (wrong streamid, passphrase) */
+  guint64 rejected;   /* SRT callers refused: for this station (passphrase, a second
+                       * caller) or unknown streamids on its listener port */
   char last_error[256];
 } ScIngestStats;
 

@@ -76,7 +76,7 @@ test_udp_kill_restart (void **state)
            rss_end, rss_end - rss5);
   assert_int_equal (stuck, 0);
   assert_true (worst_lost <= 1000);
-  if (cycles >= 5)
+  if (cycles >= 5 && !sc_test_sanitized ()) /* ASan's quarantine grows the RSS by design */
     assert_true (rss_end - rss5 < 20 * 1024);
   assert_true (st.reconnects >= (guint) cycles - 1);
 
