@@ -141,6 +141,10 @@ export async function metrics(port) { const r = await http(port, '/metrics'); re
 export async function metric(port, name, labels = null) { return metricValue(await metrics(port), name, labels); }
 
 // ---- /proc ----
+// The ASan+UBSan pass (SC_SANITIZED=1): memory-growth bounds are printed
+// but not judged (ASan's quarantine and shadow memory grow the RSS by
+// design; the plain pass judges them).
+export const SANITIZED = process.env.SC_SANITIZED === '1';
 export function rssKiB(pid) { try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return -1; } }
 export function fdCount(pid) { try { return readdirSync(`/proc/${pid}/fd`).length; } catch { return -1; } }
 // utime+stime in clock ticks (USER_HZ = 100 on Linux).

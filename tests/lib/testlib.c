@@ -463,6 +463,12 @@ sc_test_http (int port, const char *method, const char *path, const char *const 
   return status;
 }
 
+gboolean
+sc_test_sanitized (void)
+{
+  return g_strcmp0 (g_getenv ("SC_SANITIZED"), "1") == 0;
+}
+
 long
 sc_test_rss_kib (GPid pid)
 {
