@@ -99,6 +99,7 @@ sc_config_free(ScConfig *c)
     sc_config_station_clear(&c->stations[i]);
   g_free(c->stations);
 
+  sc_config_station_clear(&c->program.commentary);
   g_free(c->program.focus);
   g_free(c->program.video_preset);
   g_free(c->overlay.font);
@@ -322,7 +323,14 @@ sc_config_describe(const ScConfig *c)
     g_string_append_printf(s, " (hold %d s)", p->director_hold_s);
   g_string_append_printf(s, "\n  video: H.264 %d kbps, preset %s, keyframe every %d s\n",
                          p->video_bitrate_kbps, p->video_preset, p->keyint_s);
-  g_string_append_printf(s, "  audio: AAC %d kbps\n", p->audio_bitrate_kbps);
+  g_string_append_printf(s, "  audio: AAC %d kbps", p->audio_bitrate_kbps);
+  if (p->commentary.source) {
+    g_autofree char *src = sc_config_mask_url(p->commentary.source_redacted);
+    g_string_append_printf(s, ", commentary %s %s at %+.1f dB",
+                           sc_source_kind_to_string(p->commentary.kind), src ? src : "?",
+                           p->commentary_gain_db);
+  }
+  g_string_append_c(s, '\n');
 
   const ScOverlayConfig *o = &c->overlay;
   g_string_append_printf(s,

@@ -332,6 +332,34 @@ get_int(Loader *l, yaml_node_t *map, const char *path, const char *key, gint64 m
   return TRUE;
 }
 
+/* A number (integer or decimal, as YAML writes them) in MIN..MAX. */
+static gboolean
+get_double(Loader *l, yaml_node_t *map, const char *path, const char *key, double min, double max,
+           double *out)
+{
+  yaml_node_t *v = lookup(l, map, key);
+  if (!v)
+    return TRUE;
+  g_autofree char *kpath = child_path(path, key);
+  char *end = NULL;
+  double d = 0;
+  if (is_plain(v) && !is_null(v)) {
+    const char *s = scalar(v);
+    /* Digits, a sign and a point only: no "nan", "inf" or hex floats. */
+    if (strspn(s, "+-.0123456789") == strlen(s) && g_ascii_isdigit(s[strcspn(s, "0123456789")]))
+      d = g_ascii_strtod(s, &end);
+  }
+  if (!end || *end) {
+    if (v->type == YAML_SCALAR_NODE && !is_null(v))
+      return fail(l, v, kpath, "expected a number, got %s \"%s\"", node_kind(v), shown(l, v));
+    return fail(l, v, kpath, "expected a number, got %s", node_kind(v));
+  }
+  if (!(d >= min && d <= max))
+    return fail(l, v, kpath, "%s is out of range (%g..%g)", shown(l, v), min, max);
+  *out = d;
+  return TRUE;
+}
+
 static gboolean
 get_bool(Loader *l, yaml_node_t *map, const char *path, const char *key, gboolean *out)
 {
@@ -662,7 +690,8 @@ static const char *const program_keys[]
     = { "width", "height", "fps",      "layout",          "focus",
         "video", "audio",  "director", "director_hold_s", NULL };
 static const char *const video_keys[] = { "bitrate_kbps", "preset", "keyint_s", NULL };
-static const char *const audio_keys[] = { "bitrate_kbps", NULL };
+static const char *const audio_keys[]
+    = { "bitrate_kbps", "commentary", "commentary_gain_db", NULL };
 static const char *const overlay_keys[]
     = { "font", "scoreboard", "clock", "lowerthird", "live", NULL };
 static const char *const scoreboard_keys[] = { "visible", "top", NULL };
@@ -790,6 +819,36 @@ load_stations(Loader *l, yaml_node_t *node, ScConfig *c)
   return TRUE;
 }
 
+/* program.audio: the AAC bitrate and the optional commentary feed. */
+static gboolean
+load_audio(Loader *l, yaml_node_t *audio, ScConfig *c)
+{
+  ScProgramConfig *p = &c->program;
+  ScStationConfig *s = &p->commentary;
+  yaml_node_t *v = NULL;
+
+  if (!get_int(l, audio, "program.audio", "bitrate_kbps", 1, 1024, &p->audio_bitrate_kbps)
+      || !get_double(l, audio, "program.audio", "commentary_gain_db", -60, 12,
+                     &p->commentary_gain_db))
+    return FALSE;
+  if (!get_string_full(l, audio, "program.audio", "commentary", FALSE, &s->source,
+                       &s->source_redacted, &v))
+    return FALSE;
+  if (!s->source)
+    return TRUE;
+  if (!check_source(l, v, "program.audio.commentary", s->source, &s->kind))
+    return FALSE;
+  /* The `audio` control command names the feed "commentary"; a station of
+   * that name would make it ambiguous. */
+  if (sc_config_station(c, SC_CONFIG_COMMENTARY_ID))
+    return fail(l, v, "program.audio.commentary",
+                "a station has the id \"" SC_CONFIG_COMMENTARY_ID "\", which names the "
+                "commentary in the audio control command; rename the station");
+  s->id = g_strdup(SC_CONFIG_COMMENTARY_ID);
+  s->name = g_strdup(SC_CONFIG_COMMENTARY_ID);
+  return TRUE;
+}
+
 static gboolean
 load_program(Loader *l, yaml_node_t *node, ScConfig *c)
 {
@@ -837,7 +896,7 @@ load_program(Loader *l, yaml_node_t *node, ScConfig *c)
   }
   if (!get_mapping(l, node, "program", "audio", audio_keys, &audio))
     return FALSE;
-  if (audio && !get_int(l, audio, "program.audio", "bitrate_kbps", 1, 1024, &p->audio_bitrate_kbps))
+  if (audio && !load_audio(l, audio, c))
     return FALSE;
 
   g_autofree char *director = NULL;

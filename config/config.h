@@ -58,6 +58,9 @@ typedef struct {
   ScSourceKind kind;
 } ScStationConfig;
 
+/* The id of the program's commentary feed: program.audio.commentary. */
+#define SC_CONFIG_COMMENTARY_ID "commentary"
+
 typedef struct {
   int width, height, fps;
   ScLayout layout;
@@ -66,8 +69,15 @@ typedef struct {
   char *video_preset; /* x264 speed preset name */
   int keyint_s;
   int audio_bitrate_kbps;
-  gboolean director_auto; /* `director: auto` */
-  int director_hold_s;    /* how long the auto-director keeps a station focused */
+  /* program.audio.commentary: an optional audio-only feed (a commentator's
+   * microphone, a source URL as for stations) mixed into the program at
+   * its own gain and never ducked. commentary.source is NULL when there is
+   * none; otherwise id is "commentary" (the name the `audio` control
+   * command uses), kind, source and source_redacted as for a station. */
+  ScStationConfig commentary;
+  double commentary_gain_db; /* -60..12, default 0 */
+  gboolean director_auto;    /* `director: auto` */
+  int director_hold_s;       /* how long the auto-director keeps a station focused */
 } ScProgramConfig;
 
 typedef struct {

@@ -72,6 +72,9 @@ struct ScMixer {
   ScIngest **stations; /* not owned */
   guint n_stations;
   ScOverlay *overlay; /* not owned, may be NULL */
+  /* program.audio.commentary: an audio-only feed the mixer owns, started
+   * and stopped with the program; NULL when the config has none. */
+  ScIngest *commentary;
   ScMixerCallbacks callbacks;
   int width, height, fps;
   GMainContext *context;
@@ -90,9 +93,11 @@ struct ScMixer {
   int held_pair[2];
   gboolean running;
 
-  /* LOCK guards SCENE (the pointer; the scene itself is immutable). */
+  /* LOCK guards SCENE (the pointer; the scene itself is immutable) and
+   * WAIT_ID (the program thread's wait on CLOCK, so stop can cut it short). */
   GMutex lock;
   Scene *scene;
+  GstClockID wait_id;
 
   /* PROBE_LOCK guards PROBE and PROBE_DATA, and is held while it runs. */
   GMutex probe_lock;
@@ -104,9 +109,13 @@ struct ScMixer {
   gint *mute;
   gint program_gain_q12;
   gint program_mute;
-  gint fade_armed; /* atomic: the transition is a fade, keep clean frames */
+  gint commentary_gain_q12;
+  gint commentary_mute;
+  double commentary_gain_db; /* main loop: as set, for the status */
+  gint fade_armed;           /* atomic: the transition is a fade, keep clean frames */
 
   /* Program thread only (after start). */
+  GstClock *clock; /* NULL: CLOCK_MONOTONIC (sc_mixer_set_clock, before start) */
   GThread *thread;
   gint stop; /* atomic */
   GstBufferPool *pool;
@@ -299,18 +308,37 @@ apply_layout (ScMixer *mixer, gboolean notify)
 
 /* ------------------------------------------------------- program thread */
 
+/* The program clock: CLOCK_MONOTONIC, or the clock a benchmark set. */
 static gint64
-now_ns (void)
+now_ns (ScMixer *mixer)
 {
   struct timespec ts;
+  if (mixer->clock)
+    return (gint64)gst_clock_get_time (mixer->clock);
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void
-sleep_until_ns (gint64 deadline)
+sleep_until_ns (ScMixer *mixer, gint64 deadline)
 {
   struct timespec ts = { .tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000 };
+  if (mixer->clock) {
+    GstClockID id = gst_clock_new_single_shot_id (mixer->clock, (GstClockTime)deadline);
+    gboolean stopping;
+    g_mutex_lock (&mixer->lock);
+    stopping = g_atomic_int_get (&mixer->stop);
+    if (!stopping)
+      mixer->wait_id = id;
+    g_mutex_unlock (&mixer->lock);
+    if (!stopping)
+      gst_clock_id_wait (id, NULL);
+    g_mutex_lock (&mixer->lock);
+    mixer->wait_id = NULL;
+    g_mutex_unlock (&mixer->lock);
+    gst_clock_id_unref (id);
+    return;
+  }
   while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
     ;
 }
@@ -440,6 +468,14 @@ mix_audio (ScMixer *mixer, Scene *scene, guint64 end)
         gain = (int)(((gint64)gain * duck_q12) >> 12);
       sc_mixer_audio_accumulate (mixer->audio_acc, mixer->audio_in, samples, gain);
     }
+    if (mixer->commentary) {
+      /* The commentary is never ducked: it talks over every layout. Pulled
+       * while muted too, for the same reason as the stations. */
+      guint got = sc_ingest_pull_audio (mixer->commentary, mixer->audio_in, n);
+      if (got > 0 && !g_atomic_int_get (&mixer->commentary_mute))
+        sc_mixer_audio_accumulate (mixer->audio_acc, mixer->audio_in, samples,
+                                   g_atomic_int_get (&mixer->commentary_gain_q12));
+    }
     if (g_atomic_int_get (&mixer->program_mute))
       memset (mixer->audio_out, 0, samples * sizeof (gint16));
     else
@@ -506,7 +542,7 @@ static gpointer
 program_thread (gpointer data)
 {
   ScMixer *mixer = data;
-  gint64 start = now_ns ();
+  gint64 start = now_ns (mixer);
   gint64 frame_ns = 1000000000 / mixer->fps;
   gint64 window_start = start;
   guint64 window_frames = 0;
@@ -521,11 +557,11 @@ program_thread (gpointer data)
   while (!g_atomic_int_get (&mixer->stop)) {
     /* Absolute deadlines: no drift however long each tick takes. */
     gint64 deadline = start + (gint64)gst_util_uint64_scale (n, GST_SECOND, mixer->fps);
-    gint64 now = now_ns ();
+    gint64 now = now_ns (mixer);
 
     if (now < deadline) {
-      sleep_until_ns (deadline);
-      now = now_ns ();
+      sleep_until_ns (mixer, deadline);
+      now = now_ns (mixer);
     } else if (now - deadline > frame_ns) {
       /* Behind by more than a frame: skip the frames that are already due
        * rather than bursting them out, and say so. */
@@ -540,7 +576,7 @@ program_thread (gpointer data)
     n++;
     {
       /* Tell a slow tick (our work) from a late wake-up (a busy machine). */
-      gint64 took = now_ns () - now;
+      gint64 took = now_ns (mixer) - now;
       if (took > frame_ns)
         GST_INFO ("program tick %" G_GUINT64_FORMAT " took %" G_GINT64_FORMAT " ms", n - 1,
                   took / 1000000);
@@ -776,6 +812,16 @@ build_pipeline (ScMixer *mixer, GError **error)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* The commentary feed went live or was lost: the program status shows it. */
+static void
+on_commentary_state (ScIngest *ingest, ScIngestState state, gpointer user_data)
+{
+  ScMixer *mixer = user_data;
+  GST_INFO ("commentary: %s", sc_ingest_state_to_string (state));
+  if (mixer->callbacks.program_changed)
+    mixer->callbacks.program_changed (mixer, mixer->callbacks.user_data);
+}
+
 ScMixer *
 sc_mixer_new (const ScConfig *config, ScIngest **stations, ScOverlay *overlay,
               const ScMixerCallbacks *callbacks, GError **error)
@@ -823,6 +869,8 @@ sc_mixer_new (const ScConfig *config, ScIngest **stations, ScOverlay *overlay,
   for (guint i = 0; i < mixer->n_stations; i++)
     mixer->gain_q12[i] = 4096;
   mixer->program_gain_q12 = 4096;
+  mixer->commentary_gain_db = pc->commentary_gain_db;
+  mixer->commentary_gain_q12 = sc_mixer_gain_q12 (pc->commentary_gain_db);
   mixer->audio_in = g_new0 (gint16, max_samples);
   mixer->audio_acc = g_new0 (gint32, max_samples);
   mixer->audio_out = g_new0 (gint16, max_samples);
@@ -855,6 +903,15 @@ sc_mixer_new (const ScConfig *config, ScIngest **stations, ScOverlay *overlay,
     return NULL;
   }
 
+  if (pc->commentary.source) {
+    ScIngestCallbacks icb = { .state_changed = on_commentary_state, .user_data = mixer };
+    mixer->commentary = sc_ingest_new_audio (&pc->commentary, &icb, error);
+    if (!mixer->commentary) {
+      sc_mixer_free (mixer);
+      return NULL;
+    }
+  }
+
   apply_layout (mixer, FALSE); /* the initial program: not a change */
   return mixer;
 }
@@ -873,6 +930,8 @@ sc_mixer_start (ScMixer *mixer, GError **error)
   }
   g_atomic_int_set (&mixer->stop, 0);
   mixer->running = TRUE;
+  if (mixer->commentary)
+    sc_ingest_start (mixer->commentary);
   mixer->thread = g_thread_new ("sc-program", program_thread, mixer);
   GST_INFO ("program started: %dx%d @ %d fps", mixer->width, mixer->height, mixer->fps);
   return TRUE;
@@ -888,8 +947,14 @@ sc_mixer_stop (ScMixer *mixer)
     return;
   mixer->running = FALSE;
   g_atomic_int_set (&mixer->stop, 1);
+  g_mutex_lock (&mixer->lock);
+  if (mixer->wait_id) /* a benchmark's clock may never reach the deadline */
+    gst_clock_id_unschedule (mixer->wait_id);
+  g_mutex_unlock (&mixer->lock);
   g_thread_join (mixer->thread);
   mixer->thread = NULL;
+  if (mixer->commentary)
+    sc_ingest_stop (mixer->commentary);
 
   gst_app_src_end_of_stream (GST_APP_SRC (mixer->vsrc));
   gst_app_src_end_of_stream (GST_APP_SRC (mixer->asrc));
@@ -913,6 +978,7 @@ sc_mixer_free (ScMixer *mixer)
   if (!mixer)
     return;
   sc_mixer_stop (mixer);
+  g_clear_pointer (&mixer->commentary, sc_ingest_free);
   if (mixer->director) {
     g_source_destroy (mixer->director);
     g_source_unref (mixer->director);
@@ -932,6 +998,7 @@ sc_mixer_free (ScMixer *mixer)
   }
   gst_clear_buffer (&mixer->last_comp);
   gst_clear_buffer (&mixer->fade_from);
+  gst_clear_object (&mixer->clock);
   scene_unref (mixer->scene);
   g_hash_table_unref (mixer->slates);
   g_array_unref (mixer->sinks);
@@ -1011,6 +1078,13 @@ sc_mixer_request_keyframe (ScMixer *mixer)
    * codes the next frame as an IDR. */
   GstEvent *event = gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0);
   gst_element_send_event (mixer->vsink, event);
+}
+
+void
+sc_mixer_set_clock (ScMixer *mixer, GstClock *clock)
+{
+  g_return_if_fail (mixer != NULL && !mixer->running);
+  gst_object_replace ((GstObject **)&mixer->clock, (GstObject *)clock);
 }
 
 void
@@ -1125,18 +1199,37 @@ sc_mixer_set_audio (ScMixer *mixer, const char *target, double gain_db, gboolean
                     gboolean mute, gboolean set_mute, GError **error)
 {
   gboolean program = g_strcmp0 (target, "program") == 0;
-  int index = program ? -1 : station_index (mixer, target);
+  /* The config refuses a station called "commentary" when there is a
+   * commentary feed, so the name is never ambiguous. */
+  gboolean commentary
+      = !program && mixer->commentary && g_strcmp0 (target, SC_CONFIG_COMMENTARY_ID) == 0;
+  int index = program || commentary ? -1 : station_index (mixer, target);
+  gint *gain_slot, *mute_slot;
 
-  if (!program && index < 0)
+  if (!program && !commentary && index < 0) {
+    if (g_strcmp0 (target, SC_CONFIG_COMMENTARY_ID) == 0)
+      return invalid (error, "the program has no commentary input (program.audio.commentary)");
     return invalid (error, "unknown station %s", target ? target : "(none)");
+  }
   if (set_gain && !(gain_db >= -60.0 && gain_db <= 12.0))
     return invalid (error, "gain_db %.1f out of range (-60 to 12)", gain_db);
 
-  if (set_gain)
-    g_atomic_int_set (program ? &mixer->program_gain_q12 : &mixer->gain_q12[index],
-                      sc_mixer_gain_q12 (gain_db));
+  gain_slot = program      ? &mixer->program_gain_q12
+              : commentary ? &mixer->commentary_gain_q12
+                           : &mixer->gain_q12[index];
+  mute_slot = program      ? &mixer->program_mute
+              : commentary ? &mixer->commentary_mute
+                           : &mixer->mute[index];
+  if (set_gain) {
+    g_atomic_int_set (gain_slot, sc_mixer_gain_q12 (gain_db));
+    if (commentary)
+      mixer->commentary_gain_db = gain_db;
+  }
   if (set_mute)
-    g_atomic_int_set (program ? &mixer->program_mute : &mixer->mute[index], mute ? 1 : 0);
+    g_atomic_int_set (mute_slot, mute ? 1 : 0);
+  /* The commentary's settings are in the program status. */
+  if (commentary && mixer->callbacks.program_changed)
+    mixer->callbacks.program_changed (mixer, mixer->callbacks.user_data);
   GST_INFO ("audio %s: gain %.1f dB%s%s", program ? "program" : target, set_gain ? gain_db : 0.0,
             set_gain ? "" : " (unchanged)", set_mute ? (mute ? ", muted" : ", unmuted") : "");
   return TRUE;
@@ -1246,14 +1339,33 @@ sc_mixer_program_json (ScMixer *mixer)
 
   root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
-  /* fps and late_frames appended by hand: json-glib prints doubles with 17
-   * digits (29.969999999999999), and people read this. */
+  /* fps, late_frames and the commentary's gain appended by hand: json-glib
+   * prints doubles with 17 digits (29.969999999999999), and people read
+   * this. */
   g_autofree char *head = json_generator_to_data (gen, NULL);
   char fps[G_ASCII_DTOSTR_BUF_SIZE];
+  GString *out = g_string_new (head);
   g_ascii_formatd (fps, sizeof fps, "%.2f", sc_mixer_fps (mixer));
-  head[strlen (head) - 1] = '\0'; /* the closing brace */
-  return g_strdup_printf ("%s,\"fps\":%s,\"late_frames\":%" G_GUINT64_FORMAT "}", head, fps,
+  g_string_truncate (out, out->len - 1); /* the closing brace */
+  g_string_append_printf (out, ",\"fps\":%s,\"late_frames\":%" G_GUINT64_FORMAT, fps,
                           sc_mixer_late_frames (mixer));
+  /* Added to the contract's PROGRAM: the commentary input (null without
+   * one): its feed's state, and its audio settings. */
+  g_string_append (out, ",\"commentary\":");
+  if (mixer->commentary) {
+    ScIngestStats st;
+    char gain[G_ASCII_DTOSTR_BUF_SIZE];
+    sc_ingest_get_stats (mixer->commentary, &st);
+    g_ascii_formatd (gain, sizeof gain, "%.1f", mixer->commentary_gain_db);
+    g_string_append_printf (out, "{\"state\":\"%s\",\"gain_db\":%s,\"mute\":%s,\"reconnects\":%u}",
+                            sc_ingest_state_to_string (st.state), gain,
+                            g_atomic_int_get (&mixer->commentary_mute) ? "true" : "false",
+                            st.reconnects);
+  } else {
+    g_string_append (out, "null");
+  }
+  g_string_append_c (out, '}');
+  return g_string_free (out, FALSE);
 }
 
 guint64

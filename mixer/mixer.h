@@ -61,7 +61,10 @@ typedef struct {
 /* The program for CONFIG (program section), composing STATIONS
  * (config->n_stations of them, not owned, in config order) and blending
  * OVERLAY (not owned; may be NULL). Sets the tile sizes of the stations and
- * the tiles of the overlay for the configured layout. */
+ * the tiles of the overlay for the configured layout. With
+ * program.audio.commentary set, also creates that audio-only feed
+ * (sc_ingest_new_audio), which the mixer owns and starts and stops with
+ * the program; fails (SC_INGEST_ERROR) if its URL cannot be built. */
 ScMixer *sc_mixer_new (const ScConfig *config, ScIngest **stations, ScOverlay *overlay,
                        const ScMixerCallbacks *callbacks, GError **error);
 void sc_mixer_free (ScMixer *mixer);
@@ -92,7 +95,8 @@ void sc_mixer_request_keyframe (ScMixer *mixer);
 gboolean sc_mixer_set_layout (ScMixer *mixer, const char *layout, const char *station,
                               const char *const *stations, GError **error);
 gboolean sc_mixer_set_transition (ScMixer *mixer, const char *type, int ms, GError **error);
-/* TARGET is a station id or "program". */
+/* TARGET is a station id, "program", or "commentary" (the commentary
+ * input: its own gain, never ducked). */
 gboolean sc_mixer_set_audio (ScMixer *mixer, const char *target, double gain_db,
                              gboolean set_gain, gboolean mute, gboolean set_mute,
                              GError **error);
@@ -100,7 +104,8 @@ gboolean sc_mixer_set_audio (ScMixer *mixer, const char *target, double gain_db,
 /* A score event for STATION arrived (the auto-director may focus it). */
 void sc_mixer_score_event (ScMixer *mixer, const char *station);
 
-/* GET /api/program as JSON (caller frees). */
+/* GET /api/program as JSON (caller frees), with an added "commentary"
+ * field: null, or {"state","gain_db","mute","reconnects"}. */
 char *sc_mixer_program_json (ScMixer *mixer);
 
 /* Ids of the stations on screen now, in tile order (NULL-terminated, caller
@@ -118,6 +123,14 @@ double sc_mixer_fps (ScMixer *mixer); /* measured over the last second */
  * removes it; after this returns the old probe is not running. Any thread. */
 typedef void (*ScMixerFrameProbe) (GstBuffer *frame, guint64 n, gpointer user_data);
 void sc_mixer_set_frame_probe (ScMixer *mixer, ScMixerFrameProbe probe, gpointer user_data);
+
+/* Tests and benchmarks: the program ticks on CLOCK's time instead of
+ * CLOCK_MONOTONIC (a new ref is taken; NULL goes back to the monotonic
+ * clock). Set it before sc_mixer_start. bench/mixer runs the whole node on
+ * a clock S times faster than real time (ingest's file sources follow
+ * GStreamer's default clock, the program this one) to show that the
+ * program keeps up at S x real time. */
+void sc_mixer_set_clock (ScMixer *mixer, GstClock *clock);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScMixer, sc_mixer_free)
 

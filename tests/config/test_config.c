@@ -755,6 +755,7 @@ test_examples_load(void **state)
     g_autofree char *name = g_strdup_printf("SRT_A%02d_PASS", i);
     g_setenv(name, "example-passphrase", TRUE);
   }
+  g_setenv("SRT_COMMENTARY_PASS", "example-passphrase", TRUE);
 
   static const struct {
     const char *file;
@@ -772,6 +773,8 @@ test_examples_load(void **state)
     if (!c)
       fail_msg("%s", error->message);
     assert_int_equal(c->n_stations, examples[i].stations);
+    if (i == 0)
+      assert_int_equal(c->program.commentary.kind, SC_SOURCE_SRT);
     assert_int_equal(c->n_outputs, examples[i].outputs);
     g_autofree char *d = sc_config_describe(c);
     assert_null(strstr(d, "example-secret"));
@@ -825,6 +828,73 @@ test_describe_readable(void **state)
   assert_null(strstr(d, ":pw@"));
 }
 
+/* program.audio.commentary: a source URL checked like a station's, its
+ * gain in range, and the id the audio control command uses. */
+static void
+test_commentary(void **state)
+{
+  g_autoptr(ScConfig) none = load(BASE, SC_CONFIG_FOR_RUN);
+  assert_null(none->program.commentary.source);
+  assert_null(none->program.commentary.id);
+  assert_true(none->program.commentary_gain_db == 0.0);
+
+  g_setenv("SC_T_COMM_PASS", "commentary-pass-1", TRUE);
+  g_autoptr(ScConfig) c
+      = load(BASE "program:\n  audio:\n    bitrate_kbps: 96\n"
+                  "    commentary: \"srt://:9100?passphrase=${SC_T_COMM_PASS}\"\n"
+                  "    commentary_gain_db: -6.5\n",
+             SC_CONFIG_FOR_RUN);
+  assert_int_equal(c->program.audio_bitrate_kbps, 96);
+  assert_string_equal(c->program.commentary.id, "commentary");
+  assert_int_equal(c->program.commentary.kind, SC_SOURCE_SRT);
+  assert_string_equal(c->program.commentary.source, "srt://:9100?passphrase=commentary-pass-1");
+  assert_string_equal(c->program.commentary.source_redacted,
+                      "srt://:9100?passphrase=${SC_T_COMM_PASS}");
+  assert_true(c->program.commentary_gain_db == -6.5);
+  g_autofree char *d = sc_config_describe(c);
+  if (!strstr(d, "audio: AAC 96 kbps, commentary srt srt://:9100?passphrase=${SC_T_COMM_PASS} "
+                 "at -6.5 dB"))
+    fail_msg("describe lacks the commentary:\n%s", d);
+  assert_null(strstr(d, "commentary-pass-1"));
+
+  g_autoptr(ScConfig) gain = load(BASE "program: { audio: { commentary_gain_db: 12 } }\n",
+                                  SC_CONFIG_FOR_RUN);
+  assert_true(gain->program.commentary_gain_db == 12.0);
+
+  expect_error(BASE "program:\n  audio: { commentary: \"rtp://:5004\" }\n",
+               "t.yaml:10:24: program.audio.commentary: unknown scheme \"rtp\" (expected srt, "
+               "rtmp, rtsp, udp, file, v4l2, test)");
+  expect_error(BASE "program:\n  audio: { commentary: \"udp://10.0.0.5\" }\n",
+               "t.yaml:10:24: program.audio.commentary: udp source needs a port: udp://HOST:PORT, "
+               "or udp://:PORT to listen");
+  expect_error(BASE "program:\n  audio: { commentary: [a] }\n",
+               "t.yaml:10:24: program.audio.commentary: expected a string, got a list");
+  g_unsetenv("SC_T_COMM_MISSING");
+  expect_error(BASE "program:\n  audio: { commentary: \"srt://:9100?passphrase=${SC_T_COMM_MISSING}\" }\n",
+               "t.yaml:10:24: program.audio.commentary: environment variable SC_T_COMM_MISSING "
+               "is not set");
+  expect_error(BASE "program:\n  audio: { commentary: test://, commentary_gain_db: 20 }\n",
+               "t.yaml:10:53: program.audio.commentary_gain_db: 20 is out of range (-60..12)");
+  expect_error(BASE "program:\n  audio: { commentary_gain_db: -60.5 }\n",
+               "t.yaml:10:32: program.audio.commentary_gain_db: -60.5 is out of range (-60..12)");
+  expect_error(BASE "program:\n  audio: { commentary_gain_db: loud }\n",
+               "t.yaml:10:32: program.audio.commentary_gain_db: expected a number, got a string "
+               "\"loud\"");
+  expect_error(BASE "program:\n  audio: { commentary_gain_db: \"-6\" }\n",
+               "t.yaml:10:32: program.audio.commentary_gain_db: expected a number, got a string "
+               "\"-6\"");
+  expect_error(BASE "program:\n  audio: { commentary_gain_db: .nan }\n",
+               "t.yaml:10:32: program.audio.commentary_gain_db: expected a number, got a string "
+               "\".nan\"");
+  expect_error(BASE "program:\n  audio: { commentary_db: 3 }\n",
+               "t.yaml:10:12: program.audio.commentary_db: unknown key \"commentary_db\" (expected bitrate_kbps, "
+               "commentary, commentary_gain_db)");
+  expect_error(BASE "  - { id: commentary, source: test:// }\n"
+                    "program:\n  audio: { commentary: test:// }\n",
+               "t.yaml:11:24: program.audio.commentary: a station has the id \"commentary\", "
+               "which names the commentary in the audio control command; rename the station");
+}
+
 int
 main(void)
 {
@@ -850,6 +920,7 @@ main(void)
     cmocka_unit_test(test_string_helpers),
     cmocka_unit_test(test_examples_load),
     cmocka_unit_test(test_describe_readable),
+    cmocka_unit_test(test_commentary),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
