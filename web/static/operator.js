@@ -275,6 +275,15 @@ function strip(id, label, sub) {
 function renderMixer() {
   const els = [strip('program', '节目', 'Program').el];
   for (const id of stationIds()) els.push(strip(id, nameOf(id) || id, id).el);
+  // The commentary input (program.audio.commentary), when configured: its
+  // own strip, with the feed's state (live / connecting / lost).
+  const com = status.program && status.program.commentary;
+  if (com) {
+    const s = strip('commentary', '解说', 'Commentary');
+    setText(s.nameEl.lastChild, `Commentary · ${com.state}`);
+    s.el.classList.toggle('lost', com.state !== 'live');
+    els.push(s.el);
+  }
   els.forEach((el, i) => { if (mixerEl.children[i] !== el) mixerEl.insertBefore(el, mixerEl.children[i] || null); });
 }
 
