@@ -42,11 +42,12 @@ $(ASAN_BUILD)/CMakeCache.txt:
 # the harnesses, the unit tests) is the sanitized build, leaks fail the test
 # that exits with them. Tests see SC_SANITIZED=1: RSS-growth bounds are
 # printed, not judged (the quarantine grows the RSS by design; the plain
-# pass judges them), and the ingest fault test runs 10 kill/restart cycles
-# instead of 50. A small quarantine keeps the node's memory near normal.
+# pass judges them), and the ingest and relay fault tests run 10 and 2
+# kill/restart cycles instead of 50 and 5 (the plain pass runs them all).
+# A small quarantine keeps the node's memory near normal.
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0:quarantine_size_mb=16 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SC_FAULT_CYCLES=10
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SC_FAULT_CYCLES=10 SC_RELAY_FAULT_CYCLES=2
 
 test-asan: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
