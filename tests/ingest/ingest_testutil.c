@@ -157,3 +157,37 @@ stop_all_feeds (void **state)
     stop_feed (GPOINTER_TO_INT (running->data));
   return 0;
 }
+
+char *ingest_tmpdir;
+
+int
+ingest_tmpdir_setup (void **state)
+{
+  (void)state;
+  ingest_tmpdir = sc_test_tmpdir ();
+  return 0;
+}
+
+int
+ingest_tmpdir_teardown (void **state)
+{
+  (void)state;
+  sc_test_rmrf (ingest_tmpdir);
+  g_clear_pointer (&ingest_tmpdir, g_free);
+  return 0;
+}
+
+char *
+logpath (const char *name)
+{
+  return g_build_filename (ingest_tmpdir, name, NULL);
+}
+
+void
+dump_log (const char *name)
+{
+  g_autofree char *p = logpath (name);
+  g_autofree char *text = NULL;
+  if (g_file_get_contents (p, &text, NULL, NULL) && *text)
+    g_print ("---- %s ----\n%s\n", name, text);
+}

@@ -43,3 +43,13 @@ void stop_feed (GPid pid);
 /* Kills every pusher still running: a cmocka teardown, so a failed
  * assertion never leaves an ffmpeg behind. */
 int stop_all_feeds (void **state);
+
+/* The test binary's temp dir: logs of pushers go there. ingest_tmpdir_setup
+ * and ingest_tmpdir_teardown are cmocka group setup/teardown. */
+extern char *ingest_tmpdir;
+int ingest_tmpdir_setup (void **state);
+int ingest_tmpdir_teardown (void **state);
+/* Path of NAME in the temp dir (caller frees). */
+char *logpath (const char *name);
+/* Prints the log NAME from the temp dir, if it has anything. */
+void dump_log (const char *name);

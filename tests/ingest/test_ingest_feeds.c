@@ -7,22 +7,6 @@
 #include <signal.h>
 #include <string.h>
 
-static char *tmpdir;
-
-static char *
-logpath (const char *name)
-{
-  return g_build_filename (tmpdir, name, NULL);
-}
-
-static void
-dump_log (const char *name)
-{
-  g_autofree char *p = logpath (name);
-  g_autofree char *text = NULL;
-  if (g_file_get_contents (p, &text, NULL, NULL) && *text)
-    g_print ("---- %s ----\n%s\n", name, text);
-}
 
 static void
 assert_tile_and_audio (StationUnderTest *s, int w, int h, int feed_w, int feed_h)
@@ -577,21 +561,6 @@ after_test (void **state)
   return 0;
 }
 
-static int
-setup (void **state)
-{
-  tmpdir = sc_test_tmpdir ();
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  sc_test_rmrf (tmpdir);
-  g_free (tmpdir);
-  return 0;
-}
-
 int
 main (void)
 {
@@ -610,5 +579,5 @@ main (void)
     cmocka_unit_test_teardown (test_rtmp, after_test),
     cmocka_unit_test_teardown (test_file_loop, after_test),
   };
-  return cmocka_run_group_tests (tests, setup, teardown);
+  return cmocka_run_group_tests (tests, ingest_tmpdir_setup, ingest_tmpdir_teardown);
 }

@@ -16,22 +16,6 @@
 #define TILE_W 320
 #define TILE_H 180
 
-static char *tmpdir;
-
-static char *
-logpath (const char *name)
-{
-  return g_build_filename (tmpdir, name, NULL);
-}
-
-static void
-dump_log (const char *name)
-{
-  g_autofree char *p = logpath (name);
-  g_autofree char *text = NULL;
-  if (g_file_get_contents (p, &text, NULL, NULL) && *text)
-    g_print ("---- %s ----\n%s\n", name, text);
-}
 
 /* ffmpeg calling the listener on PORT as STREAMID with PASSPHRASE (either
  * may be NULL: not sent), sending
@@ -361,21 +345,6 @@ test_port_taken (void **state)
   sut_free (&s);
 }
 
-static int
-setup (void **state)
-{
-  tmpdir = sc_test_tmpdir ();
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  sc_test_rmrf (tmpdir);
-  g_free (tmpdir);
-  return 0;
-}
-
 int
 main (void)
 {
@@ -388,5 +357,5 @@ main (void)
     cmocka_unit_test_teardown (test_single_open_station, stop_all_feeds),
     cmocka_unit_test_teardown (test_port_taken, stop_all_feeds),
   };
-  return cmocka_run_group_tests (tests, setup, teardown);
+  return cmocka_run_group_tests (tests, ingest_tmpdir_setup, ingest_tmpdir_teardown);
 }
