@@ -22,6 +22,7 @@ GST_DEBUG_CATEGORY (sc_server_debug);
  * client may have before it is dropped; the live ring a few seconds of
  * program at typical bitrates. */
 #define SCORE_RING_SLOTS 16384
+#define RING_BURST 16 /* ring messages per WRITEABLE, at most */
 #define LIVE_RING_SLOTS 8192
 #define LIVE_RING_BYTES (8 * 1024 * 1024)
 #define LIVE_MAX_LAG_BYTES (2 * 1024 * 1024)
@@ -785,15 +786,23 @@ ws_writeable (ScServer *server, ScSession *s)
     ScRing *ring = ring_of (server, s->endpoint);
     if (!ring || s->next_seq >= ring->head)
       return 0;
-    msg = sc_ring_get (ring, s->next_seq);
-    if (!msg) {
-      /* Dropped from the ring: more than the allowed backlog behind. */
-      session_close (server, s, SC_CLOSE_TRY_AGAIN_LATER, DROP_SLOW, FALSE);
-      return ws_writeable (server, s);
+    /* A client that fell behind gets up to RING_BURST messages in this
+     * WRITEABLE while its socket takes them, instead of one event-loop
+     * round trip per message: a busy node catches up instead of falling
+     * further behind. */
+    for (int n = 0; n < RING_BURST && s->next_seq < ring->head; n++) {
+      if (n > 0 && lws_send_pipe_choked (s->wsi))
+        break;
+      msg = sc_ring_get (ring, s->next_seq);
+      if (!msg) {
+        /* Dropped from the ring: more than the allowed backlog behind. */
+        session_close (server, s, SC_CLOSE_TRY_AGAIN_LATER, DROP_SLOW, FALSE);
+        return ws_writeable (server, s);
+      }
+      if (write_msg (server, s, msg))
+        return -1;
+      s->next_seq++;
     }
-    if (write_msg (server, s, msg))
-      return -1;
-    s->next_seq++;
   }
   ScRing *ring = ring_of (server, s->endpoint);
   if (s->own || (ring && s->next_seq != SEQ_WAIT_KEYFRAME && s->next_seq < ring->head))
