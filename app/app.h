@@ -56,6 +56,14 @@ ScRelay *sc_node_relay (ScNode *node);
 gboolean sc_node_control (ScNode *node, const char *cmd, JsonObject *args,
                           char **error_message);
 
+/* Memory kept flat over a contest day (app/memory.c): sc_memory_init()
+ * before any thread starts (caps malloc arenas), the keeper hands freed
+ * memory back to the system once a minute while a node runs. */
+void sc_memory_init (void);
+void sc_memory_keeper_start (void);
+void sc_memory_keeper_stop (void);
+void sc_memory_metrics (GString *out);
+
 /* Subcommands. Each returns an exit code. */
 int sc_cmd_check (int argc, char **argv);
 int sc_cmd_score (int argc, char **argv);

@@ -125,6 +125,7 @@ sc_cmd_check (int argc, char **argv)
 int
 main (int argc, char **argv)
 {
+  sc_memory_init ();
   setlocale (LC_ALL, "");
   /* GStreamer's own option parsing is not wanted: our argv is ours. */
   gst_init (NULL, NULL);

@@ -202,6 +202,7 @@ metrics (GString *out, gpointer user_data)
                           "skillcast_program_late_frames_total %" G_GUINT64_FORMAT "\n",
                           sc_mixer_frames (node->mixer), sc_mixer_late_frames (node->mixer));
   sc_relay_metrics (node->relay, out);
+  sc_memory_metrics (out);
 }
 
 /* ---- life cycle ---- */
@@ -333,6 +334,7 @@ sc_node_run (ScNode *node)
     }
     sc_relay_start (node->relay);
   }
+  sc_memory_keeper_start ();
   GST_INFO ("node up on port %d", sc_node_port (node));
   if (node->ready)
     node->ready (node, node->ready_data);
@@ -356,6 +358,7 @@ stop:
       sc_ingest_stop (node->stations[i]);
   }
   sc_server_shutdown (node->server);
+  sc_memory_keeper_stop ();
   g_source_remove (sigint);
   g_source_remove (sigterm);
   return node->exit_code;

@@ -2,7 +2,7 @@
 // contest day runs it, with faults on a schedule, sampled all along.
 //
 //   8 stations (3 udp:// fed by ffmpeg pushers, 5 test://), hls + record +
-//   rtmp (to an nginx-rtmp "CDN") outputs, a judges' writer at ~2 events/s
+//   rtmp (to an nginx-rtmp "CDN") outputs, a judges' writer at ~5 events/s
 //   through Redis, SOAK_CLIENTS (2,000) WebSocket viewers on /scores and a
 //   commentator on /commentary (in a forked process: clients.mjs).
 //   Faults: one feed killed for 5 s every SOAK_FEED_EVERY_S, Redis killed
@@ -38,7 +38,10 @@ const REDIS_EVERY = env('SOAK_REDIS_EVERY_S', SHORT ? 75 : 900);
 const CDN_EVERY = env('SOAK_CDN_EVERY_S', SHORT ? 90 : 1200);
 const FEED_DOWN_MS = 5000, REDIS_DOWN_MS = 10000, CDN_DOWN_MS = 10000;
 const RECOVERY_MS = 5000; // after a fault window, samples still count as "fault"
-const EVENTS_PER_S = env('SOAK_EVENTS_PER_S', 2);
+// 5/s: a busy contest day (10 trades, judges scoring as tasks finish); it
+// also fills the 10,000-entry resume history in ~33 min, after which the
+// node's memory is judged.
+const EVENTS_PER_S = env('SOAK_EVENTS_PER_S', 5);
 const HISTORY_ENTRIES = 10000; // the node's resume history (scoreboard/, SC_CONTEST_HISTORY)
 const fmtMin = (t_s) => (t_s / 60).toFixed(1);
 const SRC = process.env.SC_SOURCE_DIR || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -186,6 +189,8 @@ async function sample(port, hlsDir, writer) {
     redis_up: m('skillcast_redis_up'), healthz: health,
     stations_live: st.filter((s) => s.state === 'live').length, outputs_running: outs.filter((o) => o.state === 'running').length,
     av_offset_ms: av.v, load1: +os.loadavg()[0].toFixed(2),
+    // app/memory.c: what the once-a-minute malloc_trim handed back so far.
+    trims: m('skillcast_malloc_trims_total'), trim_released_kib: Math.round(m('skillcast_malloc_trim_released_bytes_total') / 1024),
   };
   row.av_why = av.why;
   samples.push(row);
@@ -195,7 +200,7 @@ async function sample(port, hlsDir, writer) {
 }
 
 // ---- report ----
-const COLS = ['t_s', 'dt_s', 'fault', 'rss_kib', 'cpu_pct', 'clients_cpu_pct', 'fds', 'threads', 'fps', 'late_frames', 'ws_connected', 'ws_metric', 'lat_p50_ms', 'lat_p99_ms', 'lat_max_ms', 'lat_n', 'item_p50_ms', 'deltas_missed', 'deltas_dup', 'ws_drops', 'events_written', 'events_applied', 'redis_up', 'healthz', 'stations_live', 'outputs_running', 'av_offset_ms', 'load1', 'metrics_ok'];
+const COLS = ['t_s', 'dt_s', 'fault', 'rss_kib', 'cpu_pct', 'clients_cpu_pct', 'fds', 'threads', 'fps', 'late_frames', 'ws_connected', 'ws_metric', 'lat_p50_ms', 'lat_p99_ms', 'lat_max_ms', 'lat_n', 'item_p50_ms', 'deltas_missed', 'deltas_dup', 'ws_drops', 'events_written', 'events_applied', 'redis_up', 'healthz', 'stations_live', 'outputs_running', 'av_offset_ms', 'load1', 'metrics_ok', 'trims', 'trim_released_kib'];
 const cell = (v) => (typeof v === 'number' && Number.isNaN(v) ? '' : String(v));
 function slopePerHour(points) { // least squares, x in hours
   const n = points.length;
@@ -362,6 +367,7 @@ ${CLIENTS} WebSocket viewers on /scores + 1 commentator. Sample every ${SAMPLE_S
 ## Figures
 
 - RSS ${rng(body.map((s) => +(s.rss_kib / 1024).toFixed(1)))} MiB; fds ${rng(body.map((s) => s.fds))}; threads ${rng(body.map((s) => s.threads))}; CPU ${fmt(fin(body.map((s) => s.cpu_pct)).reduce((a, v) => a + v, 0) / Math.max(1, fin(body.map((s) => s.cpu_pct)).length), 0)} % average (100 % = one core), max ${fmt(Math.max(...fin(body.map((s) => s.cpu_pct))), 0)} %; the viewers' process ${rng(body.map((s) => s.clients_cpu_pct))} %; /metrics unanswered within 3 s in ${body.filter((s) => !s.metrics_ok).length} of ${body.length} samples.
+- Memory handed back by the node's once-a-minute malloc_trim (app/memory.c): ${fmt((last.trim_released_kib || 0) / 1024, 1)} MiB over ${last.trims ?? 0} trims.
 - Program fps ${rng(body.map((s) => s.fps))} (all samples, faults included).
 - Delivery latency judges → viewers (XADD time → receive): p50 per sample ${rng(p50s)} ms (median ${p50s.length ? p50s[Math.floor(p50s.length / 2)] : 'n/a'}), p99 per sample ${rng(p99s)} ms; commentator cross-check (\`item\` = Date.now() when the judge created the event, so it includes the writer's retries through a Redis outage) p50 ${rng(body.map((s) => s.item_p50_ms).filter((v) => !Number.isNaN(v)))} ms.
 - Events applied lagging behind events written, per sample: ${rng(body.map((s) => s.events_written - s.events_applied))} events.
