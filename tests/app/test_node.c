@@ -88,7 +88,10 @@ test_run_and_relay (void **state)
 
   g_autofree char *log = g_build_filename (dir, "run.log", NULL);
   char *run_argv[] = { (char *) sc_test_skillcast_bin (), "run", cfg, NULL };
+  /* The memory keeper (app/memory.c) every second instead of every minute. */
+  g_setenv ("SKILLCAST_TRIM_INTERVAL_S", "1", TRUE);
   GPid run = sc_test_spawn (run_argv, log);
+  g_unsetenv ("SKILLCAST_TRIM_INTERVAL_S");
   assert_true (run > 0);
 
   /* Up: /healthz answers 200 once Redis is reachable. */
@@ -177,6 +180,15 @@ test_run_and_relay (void **state)
   assert_int_equal (sc_test_http (port, "POST", "/api/control", bad_auth, req, strlen (req), 5000,
                                   NULL),
                     401);
+
+  /* The node hands freed memory back while it runs, and says so. */
+  char *metrics = NULL;
+  assert_int_equal (sc_test_http_get (port, "/metrics", &metrics), 200);
+  const char *trims = strstr (metrics, "\nskillcast_malloc_trims_total ");
+  assert_non_null (trims);
+  assert_true (g_ascii_strtoull (trims + strlen ("\nskillcast_malloc_trims_total "), NULL, 10) >= 1);
+  assert_non_null (strstr (metrics, "\nskillcast_malloc_trim_released_bytes_total "));
+  g_free (metrics);
 
   /* SIGTERM: clean exit, the playlist is finalized. */
   int st = sc_test_kill (run, SIGTERM, 15000);
