@@ -22,7 +22,8 @@ GST_DEBUG_CATEGORY (sc_server_debug);
  * client may have before it is dropped; the live ring a few seconds of
  * program at typical bitrates. */
 #define SCORE_RING_SLOTS 16384
-#define RING_BURST 16 /* ring messages per WRITEABLE, at most */
+#define RING_BURST 64 /* ring messages per WRITEABLE, at most */
+#define RING_BATCH_BYTES (32 * 1024) /* and at most this many bytes framed */
 #define LIVE_RING_SLOTS 8192
 #define LIVE_RING_BYTES (8 * 1024 * 1024)
 #define LIVE_MAX_LAG_BYTES (2 * 1024 * 1024)
@@ -144,8 +145,12 @@ struct ScServer {
   gboolean live_scheduled;
   gboolean live_closed;
 
+  /* A lagging viewer's messages framed into one write (ws_writeable). */
+  unsigned char *batch;
+
   /* Metrics. */
   guint64 sent_total;
+  guint64 batched_writes;
   guint64 dropped[DROP_COUNT];
   guint64 http_by_class[6]; /* [status / 100] */
   guint64 auth_failures;
@@ -702,6 +707,52 @@ write_msg (ScServer *server, ScSession *s, ScMsg *msg)
   return 0;
 }
 
+/* RFC 6455 §5.2 header of an unmasked, final server frame. Returns its
+ * length (2, 4 or 10 bytes). */
+static gsize
+frame_header (unsigned char *out, gboolean binary, gsize len)
+{
+  out[0] = 0x80 | (binary ? 0x2 : 0x1);
+  if (len < 126) {
+    out[1] = (unsigned char)len;
+    return 2;
+  }
+  if (len <= 0xffff) {
+    out[1] = 126;
+    out[2] = (unsigned char)(len >> 8);
+    out[3] = (unsigned char)len;
+    return 4;
+  }
+  out[1] = 127;
+  for (int i = 0; i < 8; i++)
+    out[2 + i] = (unsigned char)((guint64)len >> (56 - 8 * i));
+  return 10;
+}
+
+/* Writes the ring messages [seq, seq + count) to S as COUNT complete
+ * frames in one write: a viewer that has fallen behind costs one send()
+ * and one TCP segment for its whole backlog, not one per message. The
+ * frames are laid out as lws would lay them out (lws_write's raw path
+ * sends bytes as given; a partial send is kept and finished by lws, as
+ * for any write). The caller keeps the batch under RING_BATCH_BYTES. */
+static int
+write_batch (ScServer *server, ScSession *s, ScRing *ring, guint64 seq, guint count)
+{
+  unsigned char *p = server->batch + LWS_PRE;
+  for (guint i = 0; i < count; i++) {
+    ScMsg *msg = sc_ring_get (ring, seq + i);
+    p += frame_header (p, msg->binary, msg->len);
+    memcpy (p, sc_msg_payload (msg), msg->len);
+    p += msg->len;
+  }
+  gsize len = (gsize)(p - (server->batch + LWS_PRE));
+  if (lws_write (s->wsi, server->batch + LWS_PRE, len, LWS_WRITE_HTTP) < (int)len)
+    return -1;
+  server->sent_total += count;
+  server->batched_writes++;
+  return 0;
+}
+
 /* Live clients lag by time or bytes: skip them to the next keyframe (or,
  * if the ring has moved past them, to the newest one). */
 static ScMsg *
@@ -786,23 +837,28 @@ ws_writeable (ScServer *server, ScSession *s)
     ScRing *ring = ring_of (server, s->endpoint);
     if (!ring || s->next_seq >= ring->head)
       return 0;
-    /* A client that fell behind gets up to RING_BURST messages in this
-     * WRITEABLE while its socket takes them, instead of one event-loop
-     * round trip per message: a busy node catches up instead of falling
-     * further behind. */
-    for (int n = 0; n < RING_BURST && s->next_seq < ring->head; n++) {
-      if (n > 0 && lws_send_pipe_choked (s->wsi))
-        break;
-      msg = sc_ring_get (ring, s->next_seq);
-      if (!msg) {
-        /* Dropped from the ring: more than the allowed backlog behind. */
-        session_close (server, s, SC_CLOSE_TRY_AGAIN_LATER, DROP_SLOW, FALSE);
-        return ws_writeable (server, s);
-      }
-      if (write_msg (server, s, msg))
-        return -1;
-      s->next_seq++;
+    msg = sc_ring_get (ring, s->next_seq);
+    if (!msg) {
+      /* Dropped from the ring: more than the allowed backlog behind. */
+      session_close (server, s, SC_CLOSE_TRY_AGAIN_LATER, DROP_SLOW, FALSE);
+      return ws_writeable (server, s);
     }
+    /* A client that fell behind gets up to RING_BURST messages in this
+     * WRITEABLE, framed into one write, instead of one event-loop round
+     * trip and one send() per message: a busy node catches up instead of
+     * falling further behind. One message goes the usual way. */
+    guint count = 1;
+    gsize bytes = msg->len + 10;
+    while (count < RING_BURST && s->next_seq + count < ring->head) {
+      ScMsg *next = sc_ring_get (ring, s->next_seq + count);
+      if (bytes + next->len + 10 > RING_BATCH_BYTES)
+        break;
+      bytes += next->len + 10;
+      count++;
+    }
+    if (count == 1 ? write_msg (server, s, msg) : write_batch (server, s, ring, s->next_seq, count))
+      return -1;
+    s->next_seq += count;
   }
   ScRing *ring = ring_of (server, s->endpoint);
   if (s->own || (ring && s->next_seq != SEQ_WAIT_KEYFRAME && s->next_seq < ring->head))
@@ -933,8 +989,12 @@ metrics_text (ScServer *server)
   g_string_append_printf (out,
                           "# HELP skillcast_ws_messages_sent_total WebSocket messages written.\n"
                           "# TYPE skillcast_ws_messages_sent_total counter\n"
-                          "skillcast_ws_messages_sent_total %" G_GUINT64_FORMAT "\n",
-                          server->sent_total);
+                          "skillcast_ws_messages_sent_total %" G_GUINT64_FORMAT "\n"
+                          "# HELP skillcast_ws_batched_writes_total Writes that carried several "
+                          "messages to a viewer who had fallen behind.\n"
+                          "# TYPE skillcast_ws_batched_writes_total counter\n"
+                          "skillcast_ws_batched_writes_total %" G_GUINT64_FORMAT "\n",
+                          server->sent_total, server->batched_writes);
   g_string_append (out, "# HELP skillcast_ws_clients_dropped_total WebSocket clients dropped.\n"
                         "# TYPE skillcast_ws_clients_dropped_total counter\n");
   for (int r = DROP_SLOW; r < DROP_COUNT; r++)
@@ -1499,6 +1559,7 @@ sc_server_new (const ScConfig *config, ScScoreboard *scoreboard, const ScServerC
 
   ScServer *server = g_new0 (ScServer, 1);
   server->scoreboard = scoreboard;
+  server->batch = g_malloc (LWS_PRE + RING_BATCH_BYTES);
   if (callbacks)
     server->cb = *callbacks;
   server->web_dir = g_strdup (config->server.web_dir ? config->server.web_dir : SC_WEB_DIR_DEFAULT);
@@ -1743,5 +1804,6 @@ sc_server_free (ScServer *server)
   g_free (server->web_dir);
   g_free (server->operator_token);
   g_free (server->commentator_token);
+  g_free (server->batch);
   g_free (server);
 }
