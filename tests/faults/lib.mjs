@@ -146,6 +146,30 @@ export async function metric(port, name, labels = null) { return metricValue(awa
 // design; the plain pass judges them).
 export const SANITIZED = process.env.SC_SANITIZED === '1';
 export function rssKiB(pid) { try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return -1; } }
+// Where the resident memory of PID is, from /proc/PID/smaps (KiB): the
+// main malloc heap ([heap], grown by brk), the other malloc arenas (glibc
+// maps each at a 64 MiB-aligned address), other anonymous mappings (large
+// malloc chunks served by mmap, thread stacks, GStreamer/FFmpeg pools) and
+// file-backed pages (code, fonts). -1s when the process is gone.
+export function rssBreakdown(pid) {
+  const out = { heap: 0, arenas: 0, anon: 0, file: 0 };
+  let text;
+  try { text = readFileSync(`/proc/${pid}/smaps`, 'utf8'); } catch { return { heap: -1, arenas: -1, anon: -1, file: -1 }; }
+  let kind = null;
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      const name = m[2];
+      if (name === '[heap]') kind = 'heap';
+      else if (name === '' && BigInt('0x' + m[1]) % (64n << 20n) === 0n) kind = 'arenas';
+      else if (name === '' || name.startsWith('[')) kind = 'anon';
+      else kind = 'file';
+    } else if (kind && line.startsWith('Rss:')) {
+      out[kind] += Number(line.split(/\s+/)[1]);
+    }
+  }
+  return out;
+}
 export function fdCount(pid) { try { return readdirSync(`/proc/${pid}/fd`).length; } catch { return -1; } }
 // utime+stime in clock ticks (USER_HZ = 100 on Linux).
 export function cpuTicks(pid) {

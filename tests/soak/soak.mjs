@@ -12,7 +12,7 @@
 //   threads, program fps, late frames, WS clients, delivery latency
 //   p50/p99, deltas missed, events applied, A/V offset of the HLS output.
 //
-// Writes SOAK_OUT_DIR (docs/soak)/soak-<timestamp>.{csv,md} and -rss/-fps/
+// Writes SOAK_OUT_DIR (docs/soak)/soak-<timestamp>.{csv,md} and -rss/-memory/-fps/
 // -latency PNG plots (gnuplot). Exits non-zero if a target is missed.
 //
 // Program settings: SOAK_WIDTH x SOAK_HEIGHT @ SOAK_FPS, SOAK_PRESET
@@ -22,7 +22,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { harness, startRedis, startNginxRtmp, freePort, freeUdpPort, contestYaml, writeConfig, BIN, http,
-  getJson, metrics, metricValue, waitHealthy, waitFor, sleep, startUdpPusher, rssKiB, fdCount, cpuTicks,
+  getJson, metrics, metricValue, waitHealthy, waitFor, sleep, startUdpPusher, rssKiB, rssBreakdown, fdCount, cpuTicks,
   threadCount, makeWriter, foldExpected, run } from '../faults/lib.mjs';
 
 const env = (k, d) => (process.env[k] !== undefined && process.env[k] !== '' ? Number(process.env[k]) : d);
@@ -174,7 +174,7 @@ async function sample(port, hlsDir, writer) {
   const row = {
     t_s: Math.round(tRel(t)),
     fault: prev && inFault(prev.t, t) ? faults.filter((f) => prev.t <= (f.end || Date.now()) + RECOVERY_MS && t >= f.start).map((f) => f.kind).join('+') : '',
-    rss_kib: rssKiB(node.pid), cpu_pct: prev ? +((cur.ticks - prev.ticks) / ((t - prev.t) / 1000)).toFixed(1) : NaN,
+    rss_kib: rssKiB(node.pid), ...Object.fromEntries(Object.entries(rssBreakdown(node.pid)).map(([k, v]) => [`rss_${k}_kib`, v])), cpu_pct: prev ? +((cur.ticks - prev.ticks) / ((t - prev.t) / 1000)).toFixed(1) : NaN,
     clients_cpu_pct: prev ? +((cur.cticks - prev.cticks) / ((t - prev.t) / 1000)).toFixed(1) : NaN,
     fds: fdCount(node.pid), threads: threadCount(node.pid),
     dt_s: base ? +((t - base.t) / 1000).toFixed(1) : NaN,
@@ -200,7 +200,7 @@ async function sample(port, hlsDir, writer) {
 }
 
 // ---- report ----
-const COLS = ['t_s', 'dt_s', 'fault', 'rss_kib', 'cpu_pct', 'clients_cpu_pct', 'fds', 'threads', 'fps', 'late_frames', 'ws_connected', 'ws_metric', 'lat_p50_ms', 'lat_p99_ms', 'lat_max_ms', 'lat_n', 'item_p50_ms', 'deltas_missed', 'deltas_dup', 'ws_drops', 'events_written', 'events_applied', 'redis_up', 'healthz', 'stations_live', 'outputs_running', 'av_offset_ms', 'load1', 'metrics_ok', 'trims', 'trim_released_kib'];
+const COLS = ['t_s', 'dt_s', 'fault', 'rss_kib', 'cpu_pct', 'clients_cpu_pct', 'fds', 'threads', 'fps', 'late_frames', 'ws_connected', 'ws_metric', 'lat_p50_ms', 'lat_p99_ms', 'lat_max_ms', 'lat_n', 'item_p50_ms', 'deltas_missed', 'deltas_dup', 'ws_drops', 'events_written', 'events_applied', 'redis_up', 'healthz', 'stations_live', 'outputs_running', 'av_offset_ms', 'load1', 'metrics_ok', 'trims', 'trim_released_kib', 'rss_heap_kib', 'rss_arenas_kib', 'rss_anon_kib', 'rss_file_kib'];
 const cell = (v) => (typeof v === 'number' && Number.isNaN(v) ? '' : String(v));
 function slopePerHour(points) { // least squares, x in hours
   const n = points.length;
@@ -216,6 +216,7 @@ function plots(base) {
   const col = (n) => COLS.indexOf(n) + 1;
   const scripts = {
     rss: `set output '${base}-rss.png'\nset ylabel 'MiB'\nset title 'skillcast RSS'\nplot '${csv}' every ::1 using ($1/60):($${col('rss_kib')}/1024) with linespoints pt 7 ps 0.4 title 'RSS'`,
+    memory: `set output '${base}-memory.png'\nset ylabel 'MiB'\nset title 'where the RSS is'\nplot '${csv}' every ::1 using ($1/60):($${col('rss_heap_kib')}/1024) with lines title 'main malloc heap', '' every ::1 using ($1/60):($${col('rss_arenas_kib')}/1024) with lines title 'other malloc arenas', '' every ::1 using ($1/60):($${col('rss_anon_kib')}/1024) with lines title 'other anonymous', '' every ::1 using ($1/60):($${col('rss_file_kib')}/1024) with lines title 'file-backed'`,
     fps: `set output '${base}-fps.png'\nset ylabel 'frames/s'\nset title 'program frame rate (configured ${FPS})'\nset yrange [0:${Math.ceil(FPS * 1.2)}]\nplot '${csv}' every ::1 using ($1/60):${col('fps')} with linespoints pt 7 ps 0.4 title 'program fps', ${FPS} with lines dt 2 title 'configured', '${csv}' every ::1 using ($1/60):${col('late_frames')} with impulses title 'late frames'`,
     latency: `set output '${base}-latency.png'\nset ylabel 'ms'\nset title 'score delivery latency, judges XADD -> ${CLIENTS} viewers'\nset logscale y\nplot '${csv}' every ::1 using ($1/60):${col('lat_p50_ms')} with linespoints pt 7 ps 0.4 title 'p50', '' every ::1 using ($1/60):${col('lat_p99_ms')} with linespoints pt 7 ps 0.4 title 'p99', '' every ::1 using ($1/60):${col('lat_max_ms')} with lines dt 3 title 'max'`,
   };
@@ -324,6 +325,7 @@ async function main() {
   const judgeFrom = fullAt !== undefined && MINUTES * 60 - fullAt >= 1800 ? Math.max(fullAt, warm) : warm;
   const slopeFrom = (t0) => slopePerHour(body.filter((s) => s.t_s >= t0 && s.rss_kib > 0).map((s) => [s.t_s / 3600, s.rss_kib / 1024]));
   const rssSlope = slopeFrom(judgeFrom);
+  const partSlope = (k) => slopePerHour(body.filter((s) => s.t_s >= judgeFrom && s[`rss_${k}_kib`] >= 0).map((s) => [s.t_s / 3600, s[`rss_${k}_kib`] / 1024]));
   const rssSlopeWarm = slopeFrom(warm);
   const rssWindow = judgeFrom > warm ? `from ${fmtMin(judgeFrom)} min, when the resume history was full (${HISTORY_ENTRIES} entries); ${rssSlopeWarm.toFixed(2)} MiB/hour after the ${fmtMin(warm)} min warm-up, while it filled` : `after ${fmtMin(warm)} min warm-up`;
   const avs = body.map((s) => s.av_offset_ms).filter((v) => !Number.isNaN(v));
@@ -367,6 +369,7 @@ ${CLIENTS} WebSocket viewers on /scores + 1 commentator. Sample every ${SAMPLE_S
 ## Figures
 
 - RSS ${rng(body.map((s) => +(s.rss_kib / 1024).toFixed(1)))} MiB; fds ${rng(body.map((s) => s.fds))}; threads ${rng(body.map((s) => s.threads))}; CPU ${fmt(fin(body.map((s) => s.cpu_pct)).reduce((a, v) => a + v, 0) / Math.max(1, fin(body.map((s) => s.cpu_pct)).length), 0)} % average (100 % = one core), max ${fmt(Math.max(...fin(body.map((s) => s.cpu_pct))), 0)} %; the viewers' process ${rng(body.map((s) => s.clients_cpu_pct))} %; /metrics unanswered within 3 s in ${body.filter((s) => !s.metrics_ok).length} of ${body.length} samples.
+- Where the RSS growth is, least squares over the same window (MiB/hour): ${['heap', 'arenas', 'anon', 'file'].map((k) => `${k} ${fmt(partSlope(k), 2)}`).join(', ')} (heap = main malloc heap; arenas = the other malloc arenas; anon = other anonymous mappings: large malloc chunks, thread stacks; file = code and fonts).
 - Memory handed back by the node's once-a-minute malloc_trim (app/memory.c): ${fmt((last.trim_released_kib || 0) / 1024, 1)} MiB over ${last.trims ?? 0} trims.
 - Program fps ${rng(body.map((s) => s.fps))} (all samples, faults included).
 - Delivery latency judges → viewers (XADD time → receive): p50 per sample ${rng(p50s)} ms (median ${p50s.length ? p50s[Math.floor(p50s.length / 2)] : 'n/a'}), p99 per sample ${rng(p99s)} ms; commentator cross-check (\`item\` = Date.now() when the judge created the event, so it includes the writer's retries through a Redis outage) p50 ${rng(body.map((s) => s.item_p50_ms).filter((v) => !Number.isNaN(v)))} ms.
@@ -378,6 +381,7 @@ ${CLIENTS} WebSocket viewers on /scores + 1 commentator. Sample every ${SAMPLE_S
   - CDN (nginx) killed 10 s (${byKind('cdn').length}×): output left running after ${rng(byKind('cdn').map((f) => f.away_ms).filter((v) => v !== null))} ms, running ${rng(byKind('cdn').map((f) => f.running_ms).filter((v) => v !== null))} ms after nginx came back${byKind('cdn').some((f) => f.running_ms === null) ? ' (**some never came back within 40 s**)' : ''}; reconnects ${byKind('cdn').map((f) => f.reconnects).join(', ')}.
 
 ![RSS](soak-${stamp}-rss.png)
+![where the RSS is](soak-${stamp}-memory.png)
 ![fps](soak-${stamp}-fps.png)
 ![latency](soak-${stamp}-latency.png)
 
