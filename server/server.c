@@ -147,6 +147,12 @@ struct ScServer {
 
   /* A lagging viewer's messages framed into one write (ws_writeable). */
   unsigned char *batch;
+  /* lws callbacks running now (0: outside lws, where lws may be entered). */
+  guint in_callback;
+  /* Endpoints (1 << ScEndpoint) with new ring messages not yet fanned out;
+   * the fan-out runs once for all the entries published in one go. */
+  guint fanout_pending;
+  gboolean fanout_scheduled;
 
   /* Metrics. */
   guint64 sent_total;
@@ -544,11 +550,25 @@ session_free_data (ScSession *s)
   }
 }
 
+/* Services S's WRITEABLE now, through lws (lws_service_fd with POLLOUT),
+ * as the event loop would after poll() said its socket takes more. */
+static void
+service_writeable_now (ScServer *server, ScSession *s)
+{
+  struct lws_pollfd pfd = {
+    .fd = lws_get_socket_fd (s->wsi),
+    .events = LWS_POLLIN | LWS_POLLOUT,
+    .revents = LWS_POLLOUT,
+  };
+  lws_service_fd (server->lws, &pfd);
+}
+
 /* Walks an endpoint's clients: asks for WRITEABLE, and culls those whose
  * backlog is past the limit (they may never become writable again). */
 static void
 wake_endpoint (ScServer *server, ScEndpoint ep)
 {
+  gboolean now = server->in_callback == 0;
   for (ScSession *s = server->clients[ep], *next; s; s = next) {
     next = s->next;
     if (s->closing)
@@ -557,7 +577,10 @@ wake_endpoint (ScServer *server, ScEndpoint ep)
       session_close (server, s, SC_CLOSE_TRY_AGAIN_LATER, DROP_SLOW, TRUE);
       continue;
     }
-    request_writable (s);
+    if (now && !s->writable_requested && !lws_partial_buffered (s->wsi))
+      service_writeable_now (server, s);
+    else
+      request_writable (s);
   }
 }
 
@@ -1351,8 +1374,23 @@ allow_recursion_of_current_source (void)
     g_source_set_can_recurse (src, TRUE);
 }
 
+static int callback_body (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                          void *in, size_t len);
+
 static int
 callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+  ScServer *server = server_of (wsi);
+  if (!server)
+    return lws_callback_http_dummy (wsi, reason, user, in, len);
+  server->in_callback++;
+  int r = callback_body (wsi, reason, user, in, len);
+  server->in_callback--;
+  return r;
+}
+
+static int
+callback_body (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
   ScServer *server = server_of (wsi);
   ScSession *s = user;
@@ -1502,6 +1540,21 @@ on_tick (gpointer user_data)
     sc_msg_unref (msg);
   }
   return G_SOURCE_CONTINUE;
+}
+
+/* The entries published since the last pass go out to every client: all
+ * of one Redis reply in one pass, so a viewer gets them in one write. */
+static gboolean
+on_fanout (gpointer user_data)
+{
+  ScServer *server = user_data;
+  guint pending = server->fanout_pending;
+  server->fanout_pending = 0;
+  server->fanout_scheduled = FALSE;
+  for (ScEndpoint ep = 0; ep < EP_COUNT; ep++)
+    if (pending & (1u << ep))
+      wake_endpoint (server, ep);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -1672,8 +1725,15 @@ sc_server_publish (ScServer *server, const char *entry_id, const char *delta_jso
   }
   GST_LOG ("published %s to %u + %u clients", entry_id, server->n_clients[EP_SCORES],
            server->n_clients[EP_COMMENTARY]);
-  wake_endpoint (server, EP_SCORES);
-  wake_endpoint (server, EP_COMMENTARY);
+  server->fanout_pending |= (1u << EP_SCORES) | (1u << EP_COMMENTARY);
+  if (!server->fanout_scheduled) {
+    server->fanout_scheduled = TRUE;
+    GSource *src = g_idle_source_new ();
+    g_source_set_priority (src, G_PRIORITY_HIGH);
+    g_source_set_callback (src, on_fanout, server, NULL);
+    g_source_attach (src, server->ctx);
+    g_source_unref (src);
+  }
 }
 
 void
