@@ -91,6 +91,42 @@ source_cleanup(gpointer data)
   g_source_unref((GSource *)rs);
 }
 
+/* The adapter's add/del-read/write wake the main context on every change:
+ * an eventfd write, then one more loop iteration that polls every fd the
+ * context has (on a relay node, every viewer's socket) only to find
+ * nothing to do. All of hiredis runs on the main loop's thread, outside
+ * poll(), where the next iteration reads the changed events anyway. */
+static void
+source_events(gpointer data, gushort set, gushort clear)
+{
+  RedisSource *rs = data;
+  rs->poll_fd.events = (gushort)((rs->poll_fd.events | set) & ~clear);
+}
+
+static void
+source_add_read(gpointer data)
+{
+  source_events(data, G_IO_IN, 0);
+}
+
+static void
+source_del_read(gpointer data)
+{
+  source_events(data, 0, G_IO_IN);
+}
+
+static void
+source_add_write(gpointer data)
+{
+  source_events(data, G_IO_OUT, 0);
+}
+
+static void
+source_del_write(gpointer data)
+{
+  source_events(data, 0, G_IO_OUT);
+}
+
 /* ---- links ---- */
 
 static void link_connect(Link *l);
@@ -263,6 +299,15 @@ link_connect(Link *l)
   ac->data = l;
   GSource *source = redis_source_new(ac);
   ac->ev.cleanup = source_cleanup; /* the context holds our ref on the source */
+  ac->ev.addRead = source_add_read;
+  ac->ev.delRead = source_del_read;
+  ac->ev.addWrite = source_add_write;
+  ac->ev.delWrite = source_del_write;
+  /* GLib "blocks" a source that may not recurse while dispatching it:
+   * takes its fd out of the poll list and puts it back, each a context
+   * wakeup, so one more loop iteration over every fd per reply. Nothing
+   * iterates the main context from inside a hiredis callback. */
+  g_source_set_can_recurse(source, TRUE);
   g_source_attach(source, sb->ctx);
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);

@@ -65,6 +65,14 @@ static const char *const drop_names[DROP_COUNT] = { "none", "slow", "timeout", "
 
 #define SEQ_WAIT_KEYFRAME G_MAXUINT64
 
+/* Keep-alive (CONTRACTS.md §4): a client gets a ping every PING_AFTER_US
+ * (each on its own phase), one silent for
+ * PONG_TIMEOUT_US is closed (1001) and counted as "timeout". Checked from
+ * the one-second tick (keepalive_sweep): O(clients) per second, nothing
+ * per message. */
+#define PING_AFTER_US (10 * G_USEC_PER_SEC)
+#define PONG_TIMEOUT_US (20 * G_USEC_PER_SEC)
+
 /* lws per-session data, for HTTP requests and WebSocket clients alike.
  * Kept small: an idle viewer costs this plus lws's own wsi. */
 typedef struct ScSession ScSession;
@@ -88,6 +96,7 @@ struct ScSession {
   gint64 rx_tat_us;  /* GCRA "theoretical arrival time" for rx rate limits */
   gint64 last_rx_us; /* last frame or pong from the client */
   gint64 ping_us;    /* when the last ping was sent (0: none yet) */
+  gint64 next_ping_us; /* when the keep-alive looks at this client next */
   char *since;       /* ?since= until ESTABLISHED */
   GString *rx;       /* /control message or POST body being assembled */
 };
@@ -563,12 +572,23 @@ service_writeable_now (ScServer *server, ScSession *s)
   lws_service_fd (server->lws, &pfd);
 }
 
-/* Walks an endpoint's clients: asks for WRITEABLE, and culls those whose
- * backlog is past the limit (they may never become writable again). */
+/* S has something to write: its WRITEABLE now, from outside lws, unless
+ * it already waits for a real POLLOUT (then, or inside an lws callback,
+ * it asks for one). S may be gone when this returns. */
+static void
+wake_session (ScServer *server, ScSession *s)
+{
+  if (server->in_callback == 0 && !s->writable_requested && !lws_partial_buffered (s->wsi))
+    service_writeable_now (server, s);
+  else
+    request_writable (s);
+}
+
+/* Walks an endpoint's clients: wakes each, and culls those whose backlog
+ * is past the limit (they may never become writable again). */
 static void
 wake_endpoint (ScServer *server, ScEndpoint ep)
 {
-  gboolean now = server->in_callback == 0;
   for (ScSession *s = server->clients[ep], *next; s; s = next) {
     next = s->next;
     if (s->closing)
@@ -577,10 +597,7 @@ wake_endpoint (ScServer *server, ScEndpoint ep)
       session_close (server, s, SC_CLOSE_TRY_AGAIN_LATER, DROP_SLOW, TRUE);
       continue;
     }
-    if (now && !s->writable_requested && !lws_partial_buffered (s->wsi))
-      service_writeable_now (server, s);
-    else
-      request_writable (s);
+    wake_session (server, s);
   }
 }
 
@@ -656,6 +673,10 @@ ws_established (ScServer *server, struct lws *wsi, ScSession *s)
   s->wsi = wsi;
   s->last_rx_us = g_get_monotonic_time ();
   s->rx_tat_us = s->last_rx_us;
+  /* Each client's keep-alive runs on its own phase within the 10 s, so
+   * viewers who connected together (a page reload, a relay restart) are
+   * not all pinged in the same second, every 10 s, for ever. */
+  s->next_ping_us = s->last_rx_us + g_random_int_range (1, PING_AFTER_US);
   list_link (server, s);
 
   switch (s->endpoint) {
@@ -1487,13 +1508,6 @@ prune_auth (gpointer key, gpointer value, gpointer user_data)
   return rec->blocked_until_us <= now && now - rec->window_start_us > AUTH_WINDOW_US;
 }
 
-/* Keep-alive (CONTRACTS.md §4): a client silent for PING_AFTER_US gets a
- * ping, one that stays silent for PONG_TIMEOUT_US is closed (1001) and
- * counted as "timeout". Once a second, a walk over the lists: O(clients)
- * per second, nothing per message, and the pings of a second go out (and
- * their pongs come back) together, in few main-loop wakeups. */
-#define PING_AFTER_US (10 * G_USEC_PER_SEC)
-#define PONG_TIMEOUT_US (20 * G_USEC_PER_SEC)
 
 static void
 keepalive_sweep (ScServer *server, gint64 now)
@@ -1506,10 +1520,14 @@ keepalive_sweep (ScServer *server, gint64 now)
       gint64 silent = now - s->last_rx_us;
       if (silent >= PONG_TIMEOUT_US) {
         session_close (server, s, LWS_CLOSE_STATUS_GOINGAWAY, DROP_TIMEOUT, TRUE);
-      } else if (silent >= PING_AFTER_US && now - s->ping_us >= PING_AFTER_US) {
+      } else if (now >= s->next_ping_us) {
+        /* Every PING_AFTER_US on the client's own phase, whatever it
+         * said meanwhile: so no client is ever more than ~11 s silent
+         * when pinged, and has 9 s or more to answer. */
+        s->next_ping_us = now + PING_AFTER_US;
         s->ping_us = now;
         s->ping_due = 1;
-        request_writable (s);
+        wake_session (server, s);
       }
     }
   }

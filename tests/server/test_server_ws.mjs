@@ -479,13 +479,20 @@ test('shutdown: every client sees 1001', async () => {
   }
 });
 
-test('ping: a client that never answers is dropped after 20 s (timeout)', async () => {
+test('ping: every client within ~11 s, on its own phase; one that never answers is dropped after 20 s (timeout)', async () => {
   const h = await new Harness().start();
   try {
     const quiet = client(h.url('/scores'));
     const alive = client(h.url('/scores'));
+    // Viewers who connect together (a page reload) are not all pinged in
+    // the same second: their first pings spread over the 10 s.
+    const crowd = Array.from({ length: 20 }, () => client(h.url('/scores')));
+    const t0 = Date.now();
+    const firstPing = crowd.map(() => null);
+    crowd.forEach((c, i) => c.ws.on('ping', () => { if (firstPing[i] === null) firstPing[i] = Date.now() - t0; }));
     assert.equal(await quiet.opened, true);
     assert.equal(await alive.opened, true);
+    for (const c of crowd) assert.equal(await c.opened, true);
     await quiet.next();
     await alive.next();
     // A paused socket never reads the server's ping, so never pongs.
@@ -499,8 +506,12 @@ test('ping: a client that never answers is dropped after 20 s (timeout)', async 
     assert.equal(metric(text, 'skillcast_ws_clients_dropped_total{reason="timeout"}'), 1);
     // The client that answers pings (ws does) is still here.
     assert.equal(alive.closed, null);
-    assert.equal(metric(text, 'skillcast_ws_clients{endpoint="scores"}'), 1);
+    assert.equal(metric(text, 'skillcast_ws_clients{endpoint="scores"}'), 1 + crowd.length);
+    for (const ms of firstPing) assert.ok(ms !== null && ms <= 11500, `first pings (ms): ${firstPing}`);
+    const spread = Math.max(...firstPing) - Math.min(...firstPing);
+    assert.ok(spread >= 2000, `first pings within ${spread} ms of each other: ${firstPing}`);
     alive.ws.close();
+    for (const c of crowd) c.ws.close();
   } finally {
     await h.stop();
   }
