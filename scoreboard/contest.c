@@ -664,6 +664,11 @@ sc_contest_apply(ScContest *c, const char *entry_id, char *const *fields, guint 
         || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(c->parser)))
       return reject(c, id_str, error, "detail is not a JSON object");
     detail = json_to_string(json_parser_get_root(c->parser), FALSE);
+    /* json-glib also takes escapes JSON does not have (octal "\\666"),
+     * which can decode to bytes that are not UTF-8 in a field that is:
+     * the re-serialized detail would then not be UTF-8 either. */
+    if (!g_utf8_validate(detail, -1, NULL))
+      return reject(c, id_str, error, "detail is not valid UTF-8 once unescaped");
   }
 
   /* ---- per type: validate everything before touching the state ---- */

@@ -42,6 +42,40 @@ depth_ok (const char *data, gsize len, int max_depth)
   return TRUE;
 }
 
+/* json-glib also takes escapes JSON does not have (GScanner's octal
+ * "\\666"), which can decode to bytes that are not UTF-8 although the
+ * request itself is. Every member name and string, at any depth (the
+ * depth is bounded before parsing), must be UTF-8: ids are echoed in
+ * acks, and the rest goes to the mixer and the logs. */
+static gboolean
+strings_utf8 (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node)) {
+  case JSON_NODE_OBJECT: {
+    JsonObjectIter it;
+    const char *name;
+    JsonNode *member;
+    json_object_iter_init (&it, json_node_get_object (node));
+    while (json_object_iter_next (&it, &name, &member))
+      if (!g_utf8_validate (name, -1, NULL) || !strings_utf8 (member))
+        return FALSE;
+    return TRUE;
+  }
+  case JSON_NODE_ARRAY: {
+    JsonArray *a = json_node_get_array (node);
+    for (guint i = 0; i < json_array_get_length (a); i++)
+      if (!strings_utf8 (json_array_get_element (a, i)))
+        return FALSE;
+    return TRUE;
+  }
+  case JSON_NODE_VALUE:
+    return json_node_get_value_type (node) != G_TYPE_STRING
+           || g_utf8_validate (json_node_get_string (node), -1, NULL);
+  default:
+    return TRUE;
+  }
+}
+
 gboolean
 sc_server_parse_control (const char *data, gsize len, ScServerControlRequest *request,
                          GError **error)
@@ -72,6 +106,11 @@ sc_server_parse_control (const char *data, gsize len, ScServerControlRequest *re
   JsonNode *root = json_parser_get_root (parser);
   if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
     g_set_error (error, SC_SERVER_ERROR, SC_SERVER_ERROR_REQUEST, "request is not a JSON object");
+    return FALSE;
+  }
+  if (!strings_utf8 (root)) {
+    g_set_error (error, SC_SERVER_ERROR, SC_SERVER_ERROR_REQUEST,
+                 "request has a string that is not UTF-8 once unescaped (only JSON's escapes)");
     return FALSE;
   }
   JsonObject *obj = json_node_get_object (root);

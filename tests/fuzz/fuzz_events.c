@@ -47,6 +47,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_assert (strcmp (before, after) == 0); /* rejected: state unchanged */
       g_free (after);
       g_clear_error (&error);
+    } else {
+      /* What goes to every viewer is UTF-8, whatever came in. */
+      g_assert (delta == NULL || g_utf8_validate (delta, -1, NULL));
+      g_assert (event == NULL || g_utf8_validate (event, -1, NULL));
     }
     g_free (before);
     g_free (delta);
