@@ -1611,6 +1611,17 @@ on_live (gpointer user_data)
 
 /* ---- public API ---- */
 
+/* FN (SERVER) once from the node's main context. Any thread. */
+static void
+attach_idle (ScServer *server, gint priority, GSourceFunc fn)
+{
+  GSource *src = g_idle_source_new ();
+  g_source_set_priority (src, priority);
+  g_source_set_callback (src, fn, server, NULL);
+  g_source_attach (src, server->ctx);
+  g_source_unref (src);
+}
+
 static gboolean
 split_host (const char *host, char **iface)
 {
@@ -1746,11 +1757,7 @@ sc_server_publish (ScServer *server, const char *entry_id, const char *delta_jso
   server->fanout_pending |= (1u << EP_SCORES) | (1u << EP_COMMENTARY);
   if (!server->fanout_scheduled) {
     server->fanout_scheduled = TRUE;
-    GSource *src = g_idle_source_new ();
-    g_source_set_priority (src, G_PRIORITY_HIGH);
-    g_source_set_callback (src, on_fanout, server, NULL);
-    g_source_attach (src, server->ctx);
-    g_source_unref (src);
+    attach_idle (server, G_PRIORITY_HIGH, on_fanout);
   }
 }
 
@@ -1777,11 +1784,7 @@ sc_server_push_live_ts (ScServer *server, GBytes *data, gboolean keyframe)
   server->live_pending_bytes += n;
   if (!server->live_scheduled) {
     server->live_scheduled = TRUE;
-    GSource *src = g_idle_source_new ();
-    g_source_set_priority (src, G_PRIORITY_DEFAULT);
-    g_source_set_callback (src, on_live, server, NULL);
-    g_source_attach (src, server->ctx);
-    g_source_unref (src);
+    attach_idle (server, G_PRIORITY_DEFAULT, on_live);
   }
   g_mutex_unlock (&server->live_lock);
 }
